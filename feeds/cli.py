@@ -1,0 +1,119 @@
+"""The `feeds` command: a thin shell over read -> collect -> render -> deliver."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .collect import collect
+from .config import Config, ConfigError, load_config
+from .export import ExportError, export
+from .read import read_articles
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, _overrides(args))
+        if not config.content.is_dir():
+            raise ConfigError(f"content folder not found: {config.content}")
+        return args.command(config, args)
+    except ConfigError as error:
+        print(f"feeds: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ExportError as error:
+        print(f"feeds: export failed: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (`feeds list | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feeds", description="Publish Markdown articles as Atom, RSS and JSON feeds.")
+    parser.add_argument("--version", action="version", version=f"feeds {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=handler)
+        sub.add_argument("--config", metavar="FILE", help="configuration file (default: $FEEDS_CONFIG or config/feeds.toml)")
+        sub.add_argument("--content", metavar="DIR", help="folder of article files (default: from configuration)")
+        return sub
+
+    sub = command("export", cmd_export, "write every feed, the index page and the OPML list into OUTDIR")
+    sub.add_argument("outdir", metavar="OUTDIR", type=Path)
+    sub.add_argument("--base-url", metavar="URL", help="public address the folder will be served from")
+    sub.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    sub = command("check", cmd_check, "read every article and report each problem as 'file: what is wrong'")
+    sub.add_argument("--strict", action="store_true", help="exit 1 if there is any problem")
+    command("list", cmd_list, "list topics and providers with their article counts")
+    sub = command("serve", cmd_serve, "serve the feeds over HTTP (for development; use gunicorn in production)")
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8000)
+    sub.add_argument("--base-url", metavar="URL", help="public address of the server")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {"content": args.content, "base_url": getattr(args, "base_url", None)}
+
+
+def _report_problems(problems) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    articles, problems = read_articles(config.content, config.limits)
+    _report_problems(problems)
+    collection = collect(articles, datetime.now(timezone.utc))
+    report = export(collection, config.site, args.outdir)
+    if not args.quiet:
+        print(f"{len(articles)} articles read, {len(problems)} skipped, "
+              f"{len(collection.main.articles)} published in {len(collection.all_feeds())} feeds; "
+              f"{len(report.written)} files written, {len(report.unchanged)} unchanged, "
+              f"{len(report.removed)} removed; {time.monotonic() - started:.2f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    articles, problems = read_articles(config.content, config.limits)
+    for problem in problems:
+        print(problem)
+    drafts = sum(a.draft for a in articles)
+    print(f"{len(articles) + len(problems)} files: {len(articles) - drafts} publishable, "
+          f"{drafts} drafts, {len(problems)} with problems", file=sys.stderr)
+    return EXIT_PROBLEMS if args.strict and problems else EXIT_OK
+
+
+def cmd_list(config: Config, args: argparse.Namespace) -> int:
+    articles, problems = read_articles(config.content, config.limits)
+    _report_problems(problems)
+    collection = collect(articles, datetime.now(timezone.utc))
+    print(f"all\t{len(collection.main.articles)}")
+    for title, feeds in (("topics", collection.topics), ("providers", collection.providers)):
+        print(f"\n{title} ({len(feeds)}):")
+        width = max((len(f.key) for f in feeds), default=0)
+        for feed in feeds:
+            print(f"  {feed.key:<{width}}  {len(feed.articles):>6}  {feed.name}")
+    return EXIT_OK
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from .web import create_app
+    app = create_app(config)
+    app.run(host=args.host, port=args.port, threaded=True)
+    return EXIT_OK

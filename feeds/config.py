@@ -1,0 +1,123 @@
+"""Configuration: a TOML file, then FEEDS_* environment variables, then flags."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .read import Limits
+from .records import Site
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PACKAGE_ROOT / "config" / "feeds.toml"
+ENV_PREFIX = "FEEDS_"
+
+
+class ConfigError(Exception):
+    """Unusable configuration or arguments; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    title: str = "Feeds"
+    description: str = ""
+    base_url: str = "http://127.0.0.1:8000/"
+    content: Path = PACKAGE_ROOT / "sample"
+    language: str = "en"
+    items_per_feed: int = 50
+    cache_max_age: int = 300
+    reload_interval: float = 2.0
+    max_file_bytes: int = 1_000_000
+    max_summary_chars: int = 1_000
+    cache_url: str = ""  # e.g. redis://127.0.0.1:6379/0; empty: in-process
+
+    @property
+    def site(self) -> Site:
+        return Site(title=self.title, base_url=self.base_url, language=self.language,
+                    description=self.description, items_per_feed=self.items_per_feed)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_file_bytes=self.max_file_bytes, max_summary_chars=self.max_summary_chars)
+
+
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """File (FEEDS_CONFIG or the default), then FEEDS_<KEY> variables, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    explicit = path or environ.get(ENV_PREFIX + "CONFIG")
+    config_path = Path(explicit) if explicit else DEFAULT_CONFIG
+    values: dict[str, Any] = {}
+    if explicit or config_path.exists():
+        values.update(_read_file(config_path))
+    for name in _TYPES:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, f"environment variable {ENV_PREFIX}{name.upper()}")
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    return _validated(replace(Config(), **values))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read configuration: {error}") from None
+    unknown = sorted(set(data) - set(_TYPES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown configuration key(s): {', '.join(unknown)}")
+    values = {name: _coerce(name, value, f"{path}: {name}") for name, value in data.items()}
+    if "content" in values and not values["content"].is_absolute():
+        values["content"] = (path.parent / values["content"]).resolve()
+    return values
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind in ("float", float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind in ("Path", Path):
+            if not isinstance(value, (str, Path)):
+                raise ValueError
+            return Path(value).expanduser().absolute()
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {getattr(kind, '__name__', kind)}, got {value!r}") from None
+
+
+def _validated(config: Config) -> Config:
+    from .text import web_link
+    base = web_link(config.base_url)
+    if base is None:
+        raise ConfigError(f"base_url must be an absolute http(s) URL, got {config.base_url!r}")
+    if not base.endswith("/"):
+        base += "/"
+    if config.items_per_feed < 1:
+        raise ConfigError(f"items_per_feed must be at least 1, got {config.items_per_feed}")
+    for name in ("cache_max_age", "max_file_bytes", "max_summary_chars"):
+        if getattr(config, name) < (1 if name.startswith("max_") else 0):
+            raise ConfigError(f"{name} must be positive, got {getattr(config, name)}")
+    if config.reload_interval <= 0:
+        raise ConfigError(f"reload_interval must be positive, got {config.reload_interval}")
+    if not config.title.strip():
+        raise ConfigError("title must not be empty")
+    return replace(config, base_url=base)

@@ -1,0 +1,314 @@
+"""Read stage: article files -> Article records, and a Problem for every file that
+cannot be published as it is.
+
+Nothing here raises for bad content: a file either becomes an Article or a
+skipped Problem naming the file and the reason. Messages never quote the
+`secured` value (nor any YAML snippet that could contain it).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+
+import frontmatter
+import yaml
+from dateutil import parser as dateparser
+
+from .records import Article, Image, Problem, Topic
+from .text import (brief, clean_line, hostname, plain_text, scalar_text,
+                   topic_slug, truncate, web_link)
+
+try:  # libyaml is ~10x faster; fall back to the pure-Python loader
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+ARTICLE_SUFFIX = ".md"
+NOT_ARTICLES = {"readme.md", "license.md", "changelog.md", "contributing.md"}
+MIN_YEAR = 1970
+_YAML = frontmatter.YAMLHandler()
+_DRAFT_WORDS = {"false", "no", "off", "0", "n"}
+# Characters the YAML reader refuses outright; dropped before parsing so that a
+# stray control character costs the character, not the article.
+_YAML_UNACCEPTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_bytes: int = 1_000_000
+    max_summary_chars: int = 1_000
+    max_yaml_nodes: int = 10_000  # after alias expansion
+
+
+class Unreadable(Exception):
+    """A file that cannot become an article; the message says why."""
+
+
+def find_article_files(content_dir: Path) -> list[Path]:
+    """Every *.md under content_dir, recursively, in a stable order.
+
+    Hidden files and folders (.git, editors' swap files) and a repository's
+    README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
+    """
+    found: list[Path] = []
+    for root, dirs, files in os.walk(content_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root, name) for name in sorted(files)
+                     if name.endswith(ARTICLE_SUFFIX) and not name.startswith(".")
+                     and name.lower() not in NOT_ARTICLES)
+    return found
+
+
+def read_article(path: Path, content_dir: Path, limits: Limits = Limits()) -> Article | Problem:
+    source = _relative_name(path, content_dir)
+    try:
+        data = _read_bytes(path, limits)
+        return parse_article(data, source, limits)
+    except Unreadable as why:
+        return Problem(source, str(why))
+
+
+def read_articles(content_dir: Path, limits: Limits = Limits()) -> tuple[list[Article], list[Problem]]:
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for path in find_article_files(content_dir):
+        result = read_article(path, content_dir, limits)
+        (articles if isinstance(result, Article) else problems).append(result)
+    return articles, problems
+
+
+def parse_article(data: bytes, source: str, limits: Limits = Limits()) -> Article | Problem:
+    """One file's bytes -> an Article, or a Problem saying why it is skipped."""
+    try:
+        meta = _front_matter(data, limits)
+        return _article_from(meta, source, limits)
+    except Unreadable as why:
+        return Problem(source, str(why))
+
+
+def _relative_name(path: Path, content_dir: Path) -> str:
+    try:
+        return path.relative_to(content_dir).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _read_bytes(path: Path, limits: Limits) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_file_bytes + 1)
+    except OSError as error:
+        raise Unreadable(f"cannot read file: {error.strerror or error}") from None
+    if len(data) > limits.max_file_bytes:
+        raise Unreadable(f"file is larger than {limits.max_file_bytes} bytes")
+    return data
+
+
+def _front_matter(data: bytes, limits: Limits) -> dict:
+    if len(data) > limits.max_file_bytes:
+        raise Unreadable(f"file is larger than {limits.max_file_bytes} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise Unreadable(f"not UTF-8 (invalid byte at offset {error.start})") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip()
+    text = _YAML_UNACCEPTABLE.sub("", text)
+    if not _YAML.detect(text):
+        raise Unreadable("no front matter: the file must start with a '---' line")
+    try:
+        fm, _body = _YAML.split(text)
+    except ValueError:
+        raise Unreadable("front matter is not closed by a '---' line") from None
+    try:
+        meta = yaml.load(fm, Loader=SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.constructor.ConstructorError as error:
+        raise Unreadable(f"front matter uses a YAML tag that is not allowed{_where(error)}") from None
+    except yaml.YAMLError as error:
+        # Only the problem and its position: YAML snippets could quote `secured`.
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise Unreadable(f"broken front matter: {problem}{_where(error)}") from None
+    except RecursionError:
+        raise Unreadable("front matter is nested too deeply") from None
+    if not isinstance(meta, dict):
+        raise Unreadable(f"front matter is not a mapping of keys to values (it is a {_kind(meta)})")
+    if "*" in fm:
+        _check_expansion(meta, limits.max_yaml_nodes)
+    return meta
+
+
+def _where(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    return f" (front matter line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+
+
+def _kind(value: object) -> str:
+    return {list: "list", str: "string", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def _check_expansion(meta: dict, limit: int) -> None:
+    """Refuse alias bombs: count nodes as if every alias were expanded.
+
+    Sizes are memoised per shared object, so a billion-laughs document is
+    measured in linear time instead of being walked.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: object) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise Unreadable("front matter has a YAML alias that refers to itself")
+        active.add(key)
+        children = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+        total = 1
+        for k, v in children:
+            total += size(k) + size(v)
+            if total > limit:
+                raise Unreadable(f"front matter expands to more than {limit} values through YAML aliases")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(meta)
+
+
+def _article_from(meta: dict, source: str, limits: Limits) -> Article:
+    title = plain_title(meta.get("title"))
+    if not title:
+        raise Unreadable("missing title" if "title" not in meta else f"title is not text: {brief(_safe(meta.get('title')))}")
+    if "publishedDateTime" not in meta:
+        raise Unreadable("missing publishedDateTime")
+    published = parse_when(meta["publishedDateTime"], "publishedDateTime")
+    updated = published
+    if meta.get("updatedDateTime") is not None:
+        try:
+            updated = max(published, parse_when(meta["updatedDateTime"], "updatedDateTime"))
+        except Unreadable:
+            updated = published  # a bad update stamp is no reason to withhold the article
+    link = web_link(meta.get("webUrl")) or web_link(meta.get("originalUrl"))
+    if link is None:
+        raise Unreadable("no http(s) link: webUrl and originalUrl are missing or not web addresses")
+    provider = meta.get("provider") if isinstance(meta.get("provider"), dict) else {}
+    provider_key = hostname(provider.get("domain")) or hostname(_host_of(link)) or "unknown"
+    provider_name = plain_text(scalar_text(provider.get("name")) or "") or provider_key
+    summary = truncate(plain_text(scalar_text(meta.get("excerpt")) or ""), limits.max_summary_chars)
+    article = Article(
+        source=source,
+        id=item_id(link),
+        link=link,
+        title=title,
+        summary=summary,
+        published=published,
+        updated=updated,
+        draft=is_draft(meta.get("published", True)),
+        provider_key=provider_key,
+        provider_name=provider_name,
+        topics=_topics(meta.get("topics")),
+        image=_first_image(meta.get("images")),
+    )
+    return _with_digest(article)
+
+
+def plain_title(value: object) -> str:
+    text = scalar_text(value)
+    return plain_text(text) if text is not None else ""
+
+
+def _safe(value: object) -> object:
+    """Values echoed in messages are summarised by type when they are not scalars."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else f"<{_kind(value)}>"
+
+
+def is_draft(value: object) -> bool:
+    """`published: false` (or no/off/0) marks a draft; absent means published."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value == 0
+    if isinstance(value, str):
+        return value.strip().lower() in _DRAFT_WORDS
+    return value is not None and not value
+
+
+def parse_when(value: object, key: str) -> datetime:
+    """A YAML timestamp or a date string (ISO 8601, RFC 822, ...) as aware UTC."""
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, date):
+        when = datetime.combine(value, time())
+    elif isinstance(value, str) and value.strip():
+        try:
+            when = dateparser.parse(value.strip())
+        except (ValueError, OverflowError, TypeError):
+            raise Unreadable(f"{key} is not a date: {brief(value)}") from None
+    else:
+        raise Unreadable(f"{key} is not a date: {brief(_safe(value))}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise Unreadable(f"{key} is out of range: {brief(value)}") from None
+    if when.year < MIN_YEAR:
+        raise Unreadable(f"{key} is before {MIN_YEAR}: {brief(str(value))}")
+    return when.replace(microsecond=0)
+
+
+def item_id(link: str) -> str:
+    """The item's permanent id: a name-based UUID of its link.
+
+    Links are what make two files the same article, so the id survives
+    re-exports, renamed files and edited titles.
+    """
+    return uuid.uuid5(uuid.NAMESPACE_URL, link).urn
+
+
+def _host_of(link: str) -> str:
+    from urllib.parse import urlsplit
+    return urlsplit(link).hostname or ""
+
+
+def _topics(value: object) -> tuple[Topic, ...]:
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    topics: dict[str, Topic] = {}
+    for raw in names:
+        name = plain_text(scalar_text(raw) or "")
+        slug = topic_slug(name) if name else ""
+        if slug and slug not in topics:
+            topics[slug] = Topic(slug, name)
+    return tuple(topics.values())
+
+
+def _first_image(value: object) -> Image | None:
+    for entry in value if isinstance(value, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        url = web_link(entry.get("url"))
+        if url:
+            title = plain_text(scalar_text(entry.get("title")) or "") or None
+            return Image(url, _dimension(entry.get("width")), _dimension(entry.get("height")), title)
+    return None
+
+
+def _dimension(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value < 100_000 else None
+
+
+def _with_digest(article: Article) -> Article:
+    fields = (article.link, article.title, article.summary, article.published.isoformat(),
+              article.updated.isoformat(), article.draft, article.provider_key,
+              article.provider_name, article.topics, article.image)
+    digest = hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    object.__setattr__(article, "digest", digest)
+    return article

@@ -1,0 +1,81 @@
+"""The plain data that flows between the pipeline's stages.
+
+Every stage takes and returns these frozen records, so a stage can be tested
+alone and nothing downstream ever sees raw front matter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article as the feeds need it, and nothing more."""
+
+    source: str  # path relative to the content folder, for messages
+    id: str  # stable item id, derived from the link
+    link: str
+    title: str
+    summary: str  # plain text
+    published: datetime  # aware, UTC
+    updated: datetime  # aware, UTC, never before published
+    draft: bool
+    provider_key: str  # lowercased domain, safe as a file name
+    provider_name: str
+    topics: tuple[Topic, ...] = ()
+    image: Image | None = None
+    digest: str = ""  # changes whenever anything a feed shows changes
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    source: str
+    message: str
+    skipped: bool = True  # False: the article was published, with a caveat
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A named, ordered collection of published articles (newest first)."""
+
+    kind: str  # "all", "topic" or "provider"
+    key: str  # topic slug or provider domain; "" for everything
+    name: str  # display name of the topic or provider
+    path: str  # URL path without extension: "feed", "topics/ai", ...
+    articles: tuple[Article, ...] = field(repr=False, default=())
+
+    @property
+    def newest(self) -> datetime | None:
+        return self.articles[0].published if self.articles else None
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What every document shares: set once by configuration."""
+
+    title: str
+    base_url: str  # absolute, ends with "/"
+    language: str = "en"
+    description: str = ""
+    items_per_feed: int = 50
+
+    def url(self, path: str) -> str:
+        return self.base_url + path

@@ -1,0 +1,79 @@
+"""Render stage: a Feed -> the bytes of one document.
+
+One module per format family; this module only names the formats and what
+every family shares (titles, links, the items a feed shows).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..records import Article, Feed, Site
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+FEED_FORMATS = ("atom", "rss", "json")
+MEDIA_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "opml": "text/x-opml; charset=utf-8",
+}
+FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+
+
+def render_feed(feed: Feed, fmt: str, site: Site) -> bytes:
+    if fmt == "atom":
+        from .syndication import atom
+        return atom(feed, site)
+    if fmt == "rss":
+        from .syndication import rss
+        return rss(feed, site)
+    if fmt == "json":
+        from .jsonfeed import json_feed
+        return json_feed(feed, site)
+    raise ValueError(f"unknown feed format {fmt!r}")
+
+
+def items(feed: Feed, site: Site) -> tuple[Article, ...]:
+    return feed.articles[: site.items_per_feed]
+
+
+def summary_text(article: Article) -> str:
+    """What readers show under the title; never empty, which readers and
+    validators flag."""
+    return article.summary or article.title
+
+
+def feed_title(feed: Feed, site: Site) -> str:
+    if feed.kind == "all":
+        return site.title
+    if feed.kind == "provider" and feed.name != feed.key:
+        return f"{site.title} — {feed.name} ({feed.key})"
+    return f"{site.title} — {feed.name}"
+
+
+def feed_description(feed: Feed, site: Site) -> str:
+    if feed.kind == "all":
+        return site.description or f"The latest articles from {site.title}"
+    if feed.kind == "topic":
+        return f"The latest articles about {feed.name} from {site.title}"
+    return f"The latest articles from {feed.name} on {site.title}"
+
+
+def feed_url(feed: Feed, fmt: str, site: Site) -> str:
+    return site.url(f"{feed.path}.{fmt}")
+
+
+def feed_updated(feed: Feed, site: Site) -> datetime:
+    """The newest change among the items shown: never the current time, so
+    output (and with it ETags) only changes when content does."""
+    return max((a.updated for a in items(feed, site)), default=EPOCH)
+
+
+def topic_scheme(site: Site) -> str:
+    return site.url("topics/")
+
+
+def provider_home(article: Article) -> str:
+    return f"https://{article.provider_key}/"

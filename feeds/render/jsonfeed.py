@@ -1,0 +1,45 @@
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+from __future__ import annotations
+
+import json
+
+from ..records import Article, Feed, Site
+from . import feed_description, feed_title, feed_url, items, provider_home, summary_text
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def json_feed(feed: Feed, site: Site) -> bytes:
+    document = {
+        "version": VERSION,
+        "title": feed_title(feed, site),
+        "home_page_url": site.base_url,
+        "feed_url": feed_url(feed, "json", site),
+        "description": feed_description(feed, site),
+        "language": site.language,
+        "items": [_item(article) for article in items(feed, site)],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _item(article: Article) -> dict:
+    item = {
+        "id": article.id,
+        "url": article.link,
+        "title": article.title,
+        "content_text": summary_text(article),
+        "date_published": _rfc3339(article),
+        "date_modified": article.updated.isoformat().replace("+00:00", "Z"),
+        "authors": [{"name": article.provider_name, "url": provider_home(article)}],
+    }
+    if article.summary:
+        item["summary"] = article.summary
+    if article.image:
+        item["image"] = article.image.url
+    if article.topics:
+        item["tags"] = [topic.name for topic in article.topics]
+    return item
+
+
+def _rfc3339(article: Article) -> str:
+    return article.published.isoformat().replace("+00:00", "Z")

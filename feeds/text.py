@@ -1,0 +1,106 @@
+"""Turning untrusted values into text, links and names that are safe to publish."""
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import nh3
+from slugify import slugify
+
+# Characters XML 1.0 forbids, plus C1 controls and non-characters that
+# validators flag: cleaned out rather than failing the whole feed.
+_UNPUBLISHABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_WHITESPACE = re.compile(r"\s+")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
+_URL_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_URL_SAFE_QUERY = _URL_SAFE_PATH + "?"
+
+ELLIPSIS = "\u2026"
+SLUG_MAX_LENGTH = 80
+
+
+def scalar_text(value: object) -> str | None:
+    """The text of a scalar front matter value; None for lists, maps and null."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def clean_line(value: str) -> str:
+    """One line of publishable text: no forbidden characters, single spaces."""
+    return _WHITESPACE.sub(" ", _UNPUBLISHABLE.sub("", value)).strip()
+
+
+def plain_text(markup: str) -> str:
+    """Plain text from text that may hold HTML tags and entities.
+
+    nh3 (ammonia) drops every tag, and the content of script and style, the
+    way a browser's parser sees them, which a regular expression cannot.
+    """
+    stripped = nh3.clean(_UNPUBLISHABLE.sub("", markup), tags=set(), attributes={})
+    return clean_line(html.unescape(stripped))
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, cut on a word boundary, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" .,;:-") + ELLIPSIS
+
+
+def topic_slug(name: str) -> str:
+    """"AI in Finance" -> "ai-in-finance"; "" when nothing sluggable is left."""
+    return slugify(name, max_length=SLUG_MAX_LENGTH, word_boundary=True)
+
+
+def hostname(value: object) -> str | None:
+    """A lowercase ASCII host name (IDN as punycode), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    host = value.strip().lower().rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except (UnicodeError, ValueError):
+            return None
+    return host if _HOSTNAME.match(host) else None
+
+
+def web_link(value: object) -> str | None:
+    """An absolute http(s) URL, percent-encoded where needed; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or _UNPUBLISHABLE.search(value) or len(value) > 4096:
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    host = hostname(parts.hostname or "")
+    if host is None:
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((
+        parts.scheme.lower(),
+        netloc,
+        quote(parts.path, safe=_URL_SAFE_PATH) or "/",
+        quote(parts.query, safe=_URL_SAFE_QUERY),
+        quote(parts.fragment, safe=_URL_SAFE_QUERY),
+    ))
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """A short, printable rendering of a bad value for a problem report."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

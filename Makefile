@@ -1,4 +1,5 @@
 # `make run` serves the bundled sample on http://127.0.0.1:8000; `make test` runs the tests.
+# Configuration comes from config/feeds.toml and FEEDS_* environment variables.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,6 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/feeds export public --quiet
 	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: $(STAMP)

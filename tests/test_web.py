@@ -1,0 +1,238 @@
+"""The web app, driven through Flask's test client."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import feedparser
+import pytest
+
+from corpus_builder import SECRET, write_article
+from feeds.config import load_config
+from feeds.web import create_app
+
+
+@pytest.fixture
+def content(tmp_path):
+    folder = tmp_path / "content"
+    write_article(folder, "one.md", title="First story", webUrl="https://venturebeat.com/one",
+                  topics=["AI", "AI in Finance"], provider={"name": "VentureBeat", "domain": "venturebeat.com"},
+                  publishedDateTime=datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc))
+    write_article(folder, "two.md", title="Second story", webUrl="https://example.com/two", topics=["Robotics"],
+                  publishedDateTime=datetime(2024, 5, 2, 8, 0, tzinfo=timezone.utc))
+    write_article(folder, "draft.md", title="Draft story", webUrl="https://example.com/draft", published=False)
+    return folder
+
+
+@pytest.fixture
+def app(content):
+    app = create_app(load_config(overrides={"content": str(content), "base_url": "https://news.example/"},
+                                 environ={}))
+    yield app
+    app.extensions["feeds"].content.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.mark.parametrize("path, media_type", [
+    ("/feed.atom", "application/atom+xml"),
+    ("/feed.rss", "application/rss+xml"),
+    ("/feed.json", "application/feed+json"),
+    ("/topics/ai.atom", "application/atom+xml"),
+    ("/topics/ai-in-finance.rss", "application/rss+xml"),
+    ("/providers/venturebeat.com.atom", "application/atom+xml"),
+    ("/providers/venturebeat.com.json", "application/feed+json"),
+    ("/", "text/html"),
+    ("/feeds.opml", "text/x-opml"),
+])
+def test_every_document_is_served_with_its_media_type_and_utf8(client, path, media_type):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == f"{media_type}; charset=utf-8"
+    assert response.data
+
+
+def test_feeds_served_are_the_feeds_exported(client, content, tmp_path):
+    from feeds.cli import main
+    out = tmp_path / "out"
+    assert main(["export", str(out), "--content", str(content), "--base-url", "https://news.example/"]) == 0
+    for path in ("feed.atom", "topics/ai.rss", "providers/venturebeat.com.json", "feeds.opml", "index.html"):
+        assert client.get("/" + path).data == (out / path).read_bytes(), path
+
+
+def test_provider_domains_with_dots_route_to_their_feed(client):
+    parsed = feedparser.parse(client.get("/providers/venturebeat.com.atom").data)
+    assert [e.title for e in parsed.entries] == ["First story"]
+    assert json.loads(client.get("/providers/example.com.json").data)["items"][0]["title"] == "Second story"
+
+
+def test_drafts_are_not_served(client):
+    titles = [item["title"] for item in json.loads(client.get("/feed.json").data)["items"]]
+    assert titles == ["Second story", "First story"]
+
+
+def test_strong_etag_and_last_modified_of_newest_item(client):
+    response = client.get("/topics/ai.atom")
+    etag, weak = response.get_etag()
+    assert etag and not weak
+    assert response.headers["Last-Modified"] == "Wed, 01 May 2024 08:00:00 GMT"
+    assert response.headers["Cache-Control"] in ("public, max-age=300", "max-age=300, public")
+
+
+@pytest.mark.parametrize("validator", ["If-None-Match", "If-Modified-Since"])
+def test_unchanged_feed_answers_304_without_body(client, validator):
+    first = client.get("/feed.rss")
+    value = first.headers["ETag"] if validator == "If-None-Match" else first.headers["Last-Modified"]
+    again = client.get("/feed.rss", headers={validator: value})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_if_none_match_wins_over_if_modified_since(client):
+    first = client.get("/feed.atom")
+    stale = client.get("/feed.atom", headers={"If-None-Match": '"not-the-etag"',
+                                              "If-Modified-Since": first.headers["Last-Modified"]})
+    assert stale.status_code == 200
+    fresh = client.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"],
+                                              "If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"})
+    assert fresh.status_code == 304
+
+
+def test_older_if_modified_since_gets_the_feed(client):
+    old = format_datetime(datetime(2024, 4, 1, tzinfo=timezone.utc), usegmt=True)
+    assert client.get("/feed.atom", headers={"If-Modified-Since": old}).status_code == 200
+
+
+def test_head_has_headers_and_no_body(client):
+    get, head = client.get("/feed.json"), client.head("/feed.json")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("path", [
+    "/topics/unknown.atom", "/topics/ai.xml", "/topics/ai", "/providers/nowhere.example.rss",
+    "/feed.html", "/feed", "/topics/.atom", "/nothing",
+])
+def test_unknown_feeds_and_extensions_are_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"Traceback" not in response.data
+
+
+@pytest.mark.parametrize("path", [
+    "/topics/../feed.atom", "/topics/..%2Ffeed.atom", "/topics/%2e%2e%2ffeed.atom",
+    "/providers/..%2F..%2F..%2Fetc%2Fpasswd.rss", "/topics/..%5C..%5Cwsgi.py", "/../../etc/passwd",
+    "/topics/%252e%252e%252ffeed.atom", "/providers/....//....//etc.atom",
+])
+def test_paths_that_climb_out_are_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404, path
+    assert b"root:" not in response.data
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_are_405(client, method):
+    response = client.open("/feed.atom", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+
+
+def test_query_strings_do_not_change_the_document(client):
+    plain = client.get("/topics/ai.json")
+    busted = client.get("/topics/ai.json?_=12345&utm_source=reader")
+    assert busted.status_code == 200
+    assert busted.data == plain.data
+    assert busted.headers["ETag"] == plain.headers["ETag"]
+
+
+def test_polling_an_unchanged_feed_renders_it_once(app, client):
+    publisher = app.extensions["feeds"]
+    before = publisher.renders
+    etag = client.get("/topics/ai.atom").headers["ETag"]
+    for _ in range(25):
+        assert client.get("/topics/ai.atom").status_code == 200
+        assert client.get("/topics/ai.atom", headers={"If-None-Match": etag}).status_code == 304
+        assert client.get("/topics/ai.atom?_=1").status_code == 200
+    assert publisher.renders - before == 1
+
+
+def test_an_edit_invalidates_only_the_feeds_showing_the_article(app, client, content):
+    publisher = app.extensions["feeds"]
+    ai = client.get("/topics/ai.atom")
+    robotics = client.get("/topics/robotics.atom")
+    write_article(content, "one.md", title="First story, corrected", webUrl="https://venturebeat.com/one",
+                  topics=["AI", "AI in Finance"], provider={"name": "VentureBeat", "domain": "venturebeat.com"},
+                  publishedDateTime=datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc))
+    assert publisher.content.refresh()
+    renders = publisher.renders
+    changed = client.get("/topics/ai.atom", headers={"If-None-Match": ai.headers["ETag"]})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != ai.headers["ETag"]
+    assert b"First story, corrected" in changed.data
+    same = client.get("/topics/robotics.atom", headers={"If-None-Match": robotics.headers["ETag"]})
+    assert same.status_code == 304
+    assert publisher.renders - renders == 1
+
+
+def test_a_scheduled_article_appears_when_due_without_any_file_change(tmp_path):
+    clock = [datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)]
+    folder = tmp_path / "content"
+    write_article(folder, "now.md", title="Already out", webUrl="https://example.com/now", topics=["AI"],
+                  publishedDateTime=clock[0] - timedelta(days=1))
+    write_article(folder, "later.md", title="Embargoed", webUrl="https://example.com/later", topics=["AI"],
+                  publishedDateTime=clock[0] + timedelta(hours=1))
+    from feeds.live import LiveContent
+    from feeds.records import Site
+    live = LiveContent(folder, Site("T", "https://x.example/"), clock=lambda: clock[0])
+    assert [a.title for a in live.snapshot().collection.main.articles] == ["Already out"]
+    clock[0] += timedelta(minutes=59)
+    assert [a.title for a in live.snapshot().collection.main.articles] == ["Already out"]
+    clock[0] += timedelta(minutes=1)
+    assert [a.title for a in live.snapshot().collection.main.articles] == ["Embargoed", "Already out"]
+    live.close()
+
+
+def test_index_page_lists_every_feed_with_autodiscovery_and_security_headers(client):
+    response = client.get("/")
+    page = response.data.decode()
+    for href in ("feed.atom", "topics/ai.rss", "topics/ai-in-finance.json", "providers/venturebeat.com.atom"):
+        assert f'href="{href}"' in page
+    assert 'rel="alternate" type="application/atom+xml"' in page
+    assert 'type="application/feed+json"' in page
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_markup_in_content_is_escaped_on_the_index_page(tmp_path):
+    folder = tmp_path / "content"
+    write_article(folder, "x.md", title="x", webUrl="https://example.com/x",
+                  topics=["<img src=x onerror=alert(1)> Topic"],
+                  provider={"name": "\"><script>alert(1)</script>", "domain": "example.com"})
+    app = create_app(load_config(overrides={"content": str(folder)}, environ={}))
+    page = app.test_client().get("/").data.decode()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    app.extensions["feeds"].content.close()
+
+
+def test_opml_lists_every_feed(client):
+    from lxml import etree
+    root = etree.fromstring(client.get("/feeds.opml").data)
+    assert root.get("version") == "2.0"
+    urls = {o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")}
+    assert urls == {"https://news.example/feed.atom", "https://news.example/topics/ai.atom",
+                    "https://news.example/topics/ai-in-finance.atom", "https://news.example/topics/robotics.atom",
+                    "https://news.example/providers/venturebeat.com.atom", "https://news.example/providers/example.com.atom"}
+    assert all(o.get("htmlUrl") for o in root.iter("outline") if o.get("xmlUrl"))
+
+
+def test_secured_values_never_reach_a_response(client):
+    for path in ("/", "/feeds.opml", "/feed.atom", "/feed.rss", "/feed.json", "/topics/ai.json"):
+        assert SECRET.encode() not in client.get(path).data

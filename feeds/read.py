@@ -17,6 +17,7 @@ from pathlib import Path
 
 import frontmatter
 import yaml
+from yaml.nodes import MappingNode, ScalarNode
 from dateutil import parser as dateparser
 
 from .records import Article, Image, Problem, Topic
@@ -31,7 +32,11 @@ except ImportError:  # pragma: no cover
 ARTICLE_SUFFIX = ".md"
 NOT_ARTICLES = {"readme.md", "license.md", "changelog.md", "contributing.md"}
 MIN_YEAR = 1970
+_DEFAULT_A, _DEFAULT_B = datetime(2001, 1, 1), datetime(2002, 2, 2)
 _YAML = frontmatter.YAMLHandler()
+USED_KEYS = frozenset({"title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+                       "published", "provider", "topics", "images"})
+_TAG = re.compile(r"(?:^|[\s\[{,:-])!")
 _DRAFT_WORDS = {"false", "no", "off", "0", "n"}
 # Characters the YAML reader refuses outright; dropped before parsing so that a
 # stray control character costs the character, not the article.
@@ -125,7 +130,7 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
     except ValueError:
         raise Unreadable("front matter is not closed by a '---' line") from None
     try:
-        meta = yaml.load(fm, Loader=SafeLoader)  # noqa: S506 - a safe loader
+        meta = _load_yaml(fm)
     except yaml.constructor.ConstructorError as error:
         raise Unreadable(f"front matter uses a YAML tag that is not allowed{_where(error)}") from None
     except yaml.YAMLError as error:
@@ -139,6 +144,25 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
     if "*" in fm:
         _check_expansion(meta, limits.max_yaml_nodes)
     return meta
+
+
+def _load_yaml(fm: str) -> object:
+    """Safe YAML, building Python values only for the keys articles use.
+
+    libyaml composes the whole document (so syntax errors anywhere are
+    caught); constructing `related` and `secured` would cost time and put the
+    secret in memory for nothing. Documents with explicit tags are built
+    whole, so the safe loader still refuses unsafe tags wherever they are.
+    """
+    loader = SafeLoader(fm)
+    try:
+        node = loader.get_single_node()
+        if isinstance(node, MappingNode) and not _TAG.search(fm):
+            node.value = [(k, v) for k, v in node.value
+                          if not isinstance(k, ScalarNode) or k.value in USED_KEYS]
+        return loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def _where(error: yaml.YAMLError) -> str:
@@ -247,7 +271,11 @@ def parse_when(value: object, key: str) -> datetime:
         when = datetime.combine(value, time())
     elif isinstance(value, str) and value.strip():
         try:
-            when = dateparser.parse(value.strip())
+            # dateutil fills missing fields from `default`: parsing against two
+            # different days shows whether the text named a day at all.
+            when = dateparser.parse(value.strip(), default=_DEFAULT_A)
+            if when.date() != dateparser.parse(value.strip(), default=_DEFAULT_B).date():
+                raise ValueError("no complete date")
         except (ValueError, OverflowError, TypeError):
             raise Unreadable(f"{key} is not a date: {brief(value)}") from None
     else:
@@ -312,3 +340,79 @@ def _with_digest(article: Article) -> Article:
     digest = hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     object.__setattr__(article, "digest", digest)
     return article
+
+
+# --- reading a whole folder: cached, and on several cores when it pays ----------
+
+PARALLEL_MIN_FILES = 2_000
+_CHUNK = 500
+
+
+@dataclass
+class ReadReport:
+    articles: list[Article]
+    problems: list[Problem]
+    parsed: int = 0  # files actually parsed (the rest came from the cache)
+
+
+def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, workers: int = 1,
+                    progress=None) -> ReadReport:
+    """Every article under content_dir, in file order.
+
+    `cache` (a ParseCache) skips files whose stamp is unchanged; files left to
+    parse are spread over `workers` processes when there are enough of them.
+    `progress(done, total)` is called now and then.
+    """
+    from .parse_cache import stamp_of
+
+    content_dir = Path(content_dir)
+    results: dict[str, object] = {}
+    todo: list[tuple[Path, str, tuple]] = []
+    for path in find_article_files(content_dir):
+        source = _relative_name(path, content_dir)
+        try:
+            stamp = stamp_of(path.stat())
+        except OSError:
+            continue  # vanished since listing
+        cached = cache.get(source, stamp) if cache is not None else None
+        if cached is None:
+            todo.append((path, source, stamp))
+        results[source] = cached
+    total, done = len(results), len(results) - len(todo)
+    if progress:
+        progress(done, total)
+    for (path, source, stamp), result in zip(todo, _parse_all([t[0] for t in todo], content_dir, limits, workers)):
+        results[source] = result
+        if cache is not None:
+            cache.put(source, stamp, result)
+        done += 1
+        if progress and done % 1000 == 0:
+            progress(done, total)
+    if cache is not None:
+        cache.keep_only(set(results))
+        cache.save()
+    if progress:
+        progress(total, total)
+    report = ReadReport([], [], parsed=len(todo))
+    for result in results.values():
+        (report.articles if isinstance(result, Article) else report.problems).append(result)
+    return report
+
+
+def _parse_all(paths: list[Path], content_dir: Path, limits: Limits, workers: int):
+    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        return (read_article(path, content_dir, limits) for path in paths)
+    import multiprocessing
+    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    context = multiprocessing.get_context("fork")
+
+    def results():
+        with context.Pool(workers) as pool:
+            for chunk in pool.imap(_read_chunk, [(chunk, content_dir, limits) for chunk in chunks]):
+                yield from chunk
+    return results()
+
+
+def _read_chunk(job) -> list:
+    paths, content_dir, limits = job
+    return [read_article(path, content_dir, limits) for path in paths]

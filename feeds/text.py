@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import nh3
@@ -14,6 +15,13 @@ _UNPUBLISHABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u
 _WHITESPACE = re.compile(r"\s+")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
 _URL_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+# Most links need no repair at all; checking that is far cheaper than rebuilding them.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_URL_CHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})"
+_PLAIN_URL = re.compile(rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?"
+                        rf"(?:/{_URL_CHAR}*)?(?:\?(?:{_URL_CHAR}|\?)*)?(?:#(?:{_URL_CHAR}|\?)*)?$")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_MARKUP = re.compile(r"[<&]")
 _URL_SAFE_QUERY = _URL_SAFE_PATH + "?"
 
 ELLIPSIS = "\u2026"
@@ -40,6 +48,8 @@ def plain_text(markup: str) -> str:
     nh3 (ammonia) drops every tag, and the content of script and style, the
     way a browser's parser sees them, which a regular expression cannot.
     """
+    if not _MARKUP.search(markup):
+        return clean_line(markup)
     stripped = nh3.clean(_UNPUBLISHABLE.sub("", markup), tags=set(), attributes={})
     return clean_line(html.unescape(stripped))
 
@@ -55,6 +65,7 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" .,;:-") + ELLIPSIS
 
 
+@lru_cache(maxsize=65536)  # topic names repeat across thousands of articles
 def topic_slug(name: str) -> str:
     """"AI in Finance" -> "ai-in-finance"; "" when nothing sluggable is left."""
     return slugify(name, max_length=SLUG_MAX_LENGTH, word_boundary=True)
@@ -64,6 +75,11 @@ def hostname(value: object) -> str | None:
     """A lowercase ASCII host name (IDN as punycode), or None if it is not one."""
     if not isinstance(value, str):
         return None
+    return _hostname(value)
+
+
+@lru_cache(maxsize=65536)
+def _hostname(value: str) -> str | None:
     host = value.strip().lower().rstrip(".")
     if not host.isascii():
         try:
@@ -80,6 +96,8 @@ def web_link(value: object) -> str | None:
     value = value.strip()
     if not value or _UNPUBLISHABLE.search(value) or len(value) > 4096:
         return None
+    if len(value) < 2048 and _PLAIN_URL.match(value):
+        return value
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -91,12 +109,15 @@ def web_link(value: object) -> str | None:
     if host is None:
         return None
     netloc = host if port is None else f"{host}:{port}"
+    def encoded(part: str, safe: str) -> str:
+        return quote(_STRAY_PERCENT.sub("%25", part), safe=safe)
+
     return urlunsplit((
         parts.scheme.lower(),
         netloc,
-        quote(parts.path, safe=_URL_SAFE_PATH) or "/",
-        quote(parts.query, safe=_URL_SAFE_QUERY),
-        quote(parts.fragment, safe=_URL_SAFE_QUERY),
+        encoded(parts.path, _URL_SAFE_PATH),
+        encoded(parts.query, _URL_SAFE_QUERY),
+        encoded(parts.fragment, _URL_SAFE_QUERY),
     ))
 
 

@@ -123,3 +123,192 @@ def write_hostile_corpus(folder: Path) -> dict[str, str]:
     write_article(folder, "good/weird-types.md", title=12345, excerpt={"nested": ["junk"]}, webUrl="https://example.com/types",
                   topics={"not": "a list"}, images="not a list", provider="not a map", published="yes")
     return expected
+
+
+# --- What a folder should publish -------------------------------------------
+#
+# The tests' own reading of the publishing rules, written from the issue and
+# the corpus README rather than from feeds/: plain yaml.safe_load, the standard
+# library's date parsers, and a regular expression for slugs. Feeds exported by
+# the program are compared with what these functions expect.
+
+import re as _re
+import unicodedata as _unicodedata
+from dataclasses import dataclass as _dataclass
+from datetime import date as _date
+from email.utils import parsedate_to_datetime as _parsedate
+from itertools import groupby as _groupby
+from urllib.parse import unquote as _unquote, urlsplit as _urlsplit, urlunsplit as _urlunsplit
+
+DEFAULT_ITEMS_PER_FEED = 50
+_CONTROL = _re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HOST = _re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_NOT_CONTENT = {"readme.md", "license.md", "changelog.md", "contributing.md"}
+
+
+@_dataclass(frozen=True)
+class Expected:
+    """One article file as the feeds should show it."""
+
+    source: str
+    link: str  # link_key() of the article's link
+    published: datetime
+    updated: datetime
+    draft: bool
+    topics: tuple[str, ...]  # slugs
+    provider: str  # provider key (a host name)
+    meta: dict
+
+
+def link_key(url: str) -> str:
+    """A link in a form that survives percent-encoding and IDNA: for comparing
+    the links in a feed with the links in the files."""
+    parts = _urlsplit(url.strip())
+    host = (parts.hostname or "").encode("idna").decode("ascii")
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return _urlunsplit((parts.scheme.lower(), netloc, _unquote(parts.path) or "/",
+                        _unquote(parts.query), _unquote(parts.fragment)))
+
+
+def slug_of(name: str) -> str:
+    """"AI in Finance" -> "ai-in-finance": lowercase ASCII letters and digits, single hyphens."""
+    ascii_name = _unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return _re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+def front_matter(path: Path) -> dict | None:
+    """The YAML between the first two '---' lines, or None if there is none."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = _CONTROL.sub("", text.replace("\r\n", "\n")).lstrip().split("\n")
+    if not lines or lines[0].strip() != "---":
+        return None
+    try:
+        end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() == "---")
+        # yaml.safe_load, with libyaml when it is there (the same safe loader, 10x faster)
+        meta = yaml.load("\n".join(lines[1:end]), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (StopIteration, yaml.YAMLError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, _date):
+        when = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            when = _parsedate(value)  # RFC 822
+        except (TypeError, ValueError, IndexError):
+            try:
+                when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                return None
+    else:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # naive dates are UTC
+    return when.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _web(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    parts = _urlsplit(value.strip())
+    return value.strip() if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _host(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        host = value.strip().lower().rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return host if _HOST.match(host) else None
+
+
+def expected_article(path: Path, folder: Path) -> Expected | None:
+    """What one file should publish, or None if it cannot be published."""
+    meta = front_matter(path)
+    if meta is None:
+        return None
+    title = meta.get("title")
+    if isinstance(title, bool) or not isinstance(title, (str, int, float)) or not str(title).strip():
+        return None
+    published = _when(meta.get("publishedDateTime"))
+    link = _web(meta.get("webUrl")) or _web(meta.get("originalUrl"))
+    if published is None or link is None:
+        return None
+    updated = _when(meta.get("updatedDateTime")) or published
+    flag = meta.get("published", True)
+    draft = flag is False or (isinstance(flag, str) and flag.strip().lower() in ("false", "no", "off"))
+    names = meta.get("topics")
+    names = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+    topics = tuple(dict.fromkeys(s for s in (slug_of(n) for n in names if isinstance(n, str)) if s))
+    provider = meta.get("provider") if isinstance(meta.get("provider"), dict) else {}
+    key = link_key(link)
+    return Expected(source=Path(path).relative_to(folder).as_posix(), link=key, published=published,
+                    updated=max(updated, published), draft=draft, topics=topics,
+                    provider=_host(provider.get("domain")) or _urlsplit(key).hostname, meta=meta)
+
+
+def expected_articles(folder: Path, skip: set[str] | dict = frozenset()) -> list[Expected]:
+    """Every article file under folder (sources in `skip` left out)."""
+    folder = Path(folder)
+    found = []
+    for path in sorted(folder.rglob("*.md")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or path.name.lower() in _NOT_CONTENT:
+            continue
+        if relative.as_posix() in skip:
+            continue
+        article = expected_article(path, folder)
+        if article is not None:
+            found.append(article)
+    return found
+
+
+def expected_feeds(articles: list[Expected], now: datetime) -> dict[str, list[Expected]]:
+    """Feed path ("feed", "topics/ai", "providers/example.com") -> its articles,
+    newest first: drafts and future articles left out, one per link (the newest copy)."""
+    newest: dict[str, Expected] = {}
+    for article in articles:
+        if article.draft or article.published > now:
+            continue
+        kept = newest.get(article.link)
+        if kept is None or (article.published, article.updated) > (kept.published, kept.updated):
+            newest[article.link] = article
+    items = sorted(newest.values(), key=lambda a: a.published, reverse=True)
+    feeds: dict[str, list[Expected]] = {"feed": items}
+    for article in items:
+        for topic in article.topics:
+            feeds.setdefault(f"topics/{topic}", []).append(article)
+        feeds.setdefault(f"providers/{article.provider}", []).append(article)
+    return feeds
+
+
+def mismatch(actual: list[tuple[str, datetime]], expected: list[Expected],
+             limit: int = DEFAULT_ITEMS_PER_FEED) -> str | None:
+    """Why the (link, published) items read from a feed are not the newest
+    `limit` of `expected`, newest first; None if they are. Articles published
+    at the same second may come in any order."""
+    if len(actual) != min(limit, len(expected)):
+        return f"{len(actual)} items, expected {min(limit, len(expected))} (of {len(expected)})"
+    for position, (link, when) in enumerate(actual):
+        if link not in {a.link for a in expected}:
+            return f"item {position} {link} should not be in this feed"
+    position = 0
+    for when, group in _groupby(expected, key=lambda a: a.published):
+        links = {a.link for a in group}
+        shown = actual[position:position + len(links)]
+        if not shown:
+            break
+        if not {link for link, _ in shown} <= links or any(w != when for _, w in shown):
+            return (f"items from position {position} should be those dated {when.isoformat()}: "
+                    f"{sorted(links)}; the feed has {shown}")
+        position += len(shown)
+    return None

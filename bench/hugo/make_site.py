@@ -17,10 +17,14 @@ and warns once per page when both keys are present, so the key is replaced
 rather than a `draft:` line added next to it.
 
 By default a small RSS template is written (layouts/_default/rss.xml) so each
-item carries what the publisher's RSS items carry: title, link (webUrl), guid,
+item carries what the publisher's RSS items carry: title, link (webUrl, else
+originalUrl), guid (file name),
 pubDate, description (excerpt), dc:creator (provider name), one category per
 topic and the first image as media:content. --builtin-rss uses Hugo's built-in
-RSS template instead (link = Hugo permalink, description = empty summary).
+RSS template instead; its <link> and <guid> come out empty because the
+article pages are never rendered (no permalink), and <description> is the empty
+summary. Unlike the publisher, Hugo keeps the ~0.3% of articles that have neither
+webUrl nor originalUrl (they get an empty <link>).
 
 Idempotent: rerunning rewrites only files whose content changed and removes
 articles that are no longer in the corpus.
@@ -94,7 +98,7 @@ RSS_XML = """\
     {{ printf "<atom:link href=%q rel=\\"self\\" type=%q />" .Permalink .MediaType | safeHTML }}
     {{- end }}
     {{- range $pages }}
-    {{- $link := .Params.webUrl | default .Permalink }}
+    {{- $link := .Params.webUrl | default .Params.originalUrl }}
     <item>
       <title>{{ .Title }}</title>
       <link>{{ $link }}</link>

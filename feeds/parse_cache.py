@@ -1,0 +1,116 @@
+"""The persistent parse cache: an article file whose path, size, mtime and
+ctime are unchanged is not parsed again.
+
+One file per content folder under the cache folder. It is a pickle read with
+an unpickler that can only build this project's records and dates, so a
+corrupt, foreign or tampered cache is discarded, never trusted.
+"""
+from __future__ import annotations
+
+import datetime as _datetime
+import hashlib
+import io
+import logging
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__, records
+
+log = logging.getLogger("feeds")
+
+FORMAT = 1
+# A file changed twice within one mtime tick can look unchanged; entries this
+# fresh are not stored, so they are parsed again next time.
+RACY_SECONDS = 2.0
+
+Stamp = tuple[int, int, int]  # size, mtime_ns, ctime_ns
+Result = "records.Article | records.Problem"
+
+_ALLOWED = {
+    ("feeds.records", "Article"), ("feeds.records", "Problem"), ("feeds.records", "Topic"),
+    ("feeds.records", "Image"), ("datetime", "datetime"), ("datetime", "timezone"),
+    ("datetime", "timedelta"), ("builtins", "getattr"),
+}
+
+
+import builtins as _builtins  # noqa: E402
+
+_MODULES = {"feeds.records": records, "datetime": _datetime, "builtins": _builtins}
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "feeds"
+
+
+def stamp_of(stat: os.stat_result) -> Stamp:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+class _RecordsOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"unexpected {module}.{name} in parse cache")
+        return getattr(_MODULES[module], name)
+
+
+class ParseCache:
+    def __init__(self, cache_dir: Path, content_dir: Path, limits):
+        key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
+        self.path = Path(cache_dir) / f"parsed-{key}.pickle"
+        # Parsing rules are part of the key: other limits or code, other results.
+        self.identity = (FORMAT, __version__, repr(limits))
+        self.entries: dict[str, tuple[Stamp, object]] = {}
+        self.changed = False
+        self.load()
+
+    def load(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                data = _RecordsOnly(io.BufferedReader(handle)).load()
+            if not (isinstance(data, dict) and data.get("identity") == self.identity
+                    and isinstance(data.get("entries"), dict)):
+                raise ValueError("stale or foreign format")
+            self.entries = data["entries"]
+        except FileNotFoundError:
+            self.entries = {}
+        except Exception as error:  # noqa: BLE001 - anything unreadable is simply discarded
+            log.warning("discarding parse cache %s (%s)", self.path, type(error).__name__)
+            self.entries = {}
+            self.changed = True
+
+    def get(self, source: str, stamp: Stamp):
+        entry = self.entries.get(source)
+        if entry is not None and entry[0] == stamp:
+            return entry[1]
+        return None
+
+    def put(self, source: str, stamp: Stamp, result) -> None:
+        if stamp[1] / 1e9 > time.time() - RACY_SECONDS:
+            self.entries.pop(source, None)
+        else:
+            self.entries[source] = (stamp, result)
+        self.changed = True
+
+    def keep_only(self, sources: set[str]) -> None:
+        stale = self.entries.keys() - sources
+        for source in stale:
+            del self.entries[source]
+        self.changed = self.changed or bool(stale)
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump({"identity": self.identity, "entries": self.entries}, handle, protocol=5)
+            os.replace(tmp, self.path)
+            self.changed = False
+        except OSError as error:
+            # A cache that cannot be saved costs time next run, nothing else.
+            log.warning("cannot save parse cache %s: %s", self.path, error.strerror)

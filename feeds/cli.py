@@ -13,7 +13,8 @@ from . import __version__
 from .collect import collect
 from .config import Config, ConfigError, load_config
 from .export import ExportError, export
-from .read import read_articles
+from .parse_cache import ParseCache, default_cache_dir
+from .read import read_articles, read_collection
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -55,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("export", cmd_export, "write every feed, the index page and the OPML list into OUTDIR")
     sub.add_argument("outdir", metavar="OUTDIR", type=Path)
     sub.add_argument("--base-url", metavar="URL", help="public address the folder will be served from")
-    sub.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    sub.add_argument("--quiet", "-q", action="store_true", help="print only problems: no progress, no summary")
+    sub.add_argument("--cache-dir", metavar="DIR", type=Path,
+                     help=f"where parsed articles are cached between runs (default: {default_cache_dir()})")
+    sub.add_argument("--no-cache", action="store_true", help="parse every file, ignoring and not writing the cache")
+    sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                     help="processes for parsing and rendering (default: number of CPUs)")
     sub = command("check", cmd_check, "read every article and report each problem as 'file: what is wrong'")
     sub.add_argument("--strict", action="store_true", help="exit 1 if there is any problem")
     command("list", cmd_list, "list topics and providers with their article counts")
@@ -77,16 +83,50 @@ def _report_problems(problems) -> None:
 
 def cmd_export(config: Config, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    articles, problems = read_articles(config.content, config.limits)
-    _report_problems(problems)
-    collection = collect(articles, datetime.now(timezone.utc))
-    report = export(collection, config.site, args.outdir)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    cache = None if args.no_cache else ParseCache(args.cache_dir or default_cache_dir(), config.content, config.limits)
+    progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
+    read = read_collection(config.content, config.limits, cache=cache, workers=args.jobs,
+                           progress=progress.stage("reading"))
+    progress.clear()
+    _report_problems(read.problems)
+    collection = collect(read.articles, datetime.now(timezone.utc))
+    report = export(collection, config.site, args.outdir, workers=args.jobs, progress=progress.stage("writing"))
+    progress.clear()
     if not args.quiet:
-        print(f"{len(articles)} articles read, {len(problems)} skipped, "
+        print(f"{len(read.articles)} articles read ({read.parsed} parsed), {len(read.problems)} skipped; "
               f"{len(collection.main.articles)} published in {len(collection.all_feeds())} feeds; "
               f"{len(report.written)} files written, {len(report.unchanged)} unchanged, "
-              f"{len(report.removed)} removed; {time.monotonic() - started:.2f} s", file=sys.stderr)
+              f"{len(report.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
     return EXIT_OK
+
+
+class Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool, stream=sys.stderr):
+        self.enabled, self.stream, self._shown, self._last = enabled, stream, False, 0.0
+
+    def stage(self, label: str):
+        if not self.enabled:
+            return None
+
+        def show(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done < total and now - self._last < 0.1:
+                return
+            self._last = now
+            self.stream.write(f"\r{label} {done}/{total} ({100 * done // max(total, 1)}%)\x1b[K")
+            self.stream.flush()
+            self._shown = True
+        return show
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:

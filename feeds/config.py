@@ -76,10 +76,10 @@ def _read_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(_TYPES))
     if unknown:
         raise ConfigError(f"{path}: unknown configuration key(s): {', '.join(unknown)}")
-    values = {name: _coerce(name, value, f"{path}: {name}") for name, value in data.items()}
-    if "content" in values and not values["content"].is_absolute():
-        values["content"] = (path.parent / values["content"]).resolve()
-    return values
+    if isinstance(data.get("content"), str):
+        # Relative to the file, so the same configuration works from any folder.
+        data["content"] = str(path.parent.absolute() / Path(data["content"]).expanduser())
+    return {name: _coerce(name, value, f"{path}: {name}") for name, value in data.items()}
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
@@ -96,7 +96,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if kind in ("Path", Path):
             if not isinstance(value, (str, Path)):
                 raise ValueError
-            return Path(value).expanduser().absolute()
+            return Path(os.path.normpath(Path(value).expanduser().absolute()))
         if not isinstance(value, str):
             raise ValueError
         return value

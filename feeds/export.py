@@ -14,11 +14,11 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .collect import Collection
 from .records import Site
-from .render import FEED_FORMATS, render_feed
+from .render import FEED_FORMATS, feed_version, pages_version, render_feed, settings_version
 from .render.pages import index_html, opml
 
 MANIFEST = ".feeds-manifest.json"
@@ -36,30 +36,67 @@ class ExportReport:
     removed: list[str] = field(default_factory=list)
 
 
-def documents(collection: Collection, site: Site) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """(relative path, renderer) for every document of the site."""
-    yield "index.html", lambda: index_html(collection, site)
-    yield "feeds.opml", lambda: opml(collection, site)
+@dataclass(frozen=True)
+class Document:
+    relpath: str
+    version: str  # equal versions, equal bytes
+    render: Callable[[], bytes] = field(repr=False, compare=False)
+
+
+PARALLEL_MIN_DOCUMENTS = 200
+
+
+def documents(collection: Collection, site: Site) -> list[Document]:
+    """Every document of the site, with the fingerprint of what it shows."""
+    pages = pages_version(collection, site)
+    docs = [Document("index.html", pages, lambda: index_html(collection, site)),
+            Document("feeds.opml", pages, lambda: opml(collection, site))]
     for feed in collection.all_feeds():
+        version = feed_version(feed, site)
         for fmt in FEED_FORMATS:
-            yield f"{feed.path}.{fmt}", (lambda feed=feed, fmt=fmt: render_feed(feed, fmt, site))
+            docs.append(Document(f"{feed.path}.{fmt}", f"{fmt}:{version}",
+                                 lambda feed=feed, fmt=fmt: render_feed(feed, fmt, site)))
+    return docs
 
 
-def export(collection: Collection, site: Site, outdir: Path) -> ExportReport:
+def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, progress=None) -> ExportReport:
+    """Write the site into outdir, touching only what changed.
+
+    A document whose fingerprint and size match the manifest of the previous
+    export is not even rendered; the others are rendered (on
+    `workers` processes when there are many) and written only if their bytes
+    differ from the file on disk.
+    """
     outdir = Path(outdir)
     _make_dir(outdir)
     root = outdir.resolve()
-    previous = _read_manifest(root)
+    settings = settings_version(site)
+    previous = _read_manifest(root, settings)
+    docs = documents(collection, site)
     report = ExportReport()
-    current: list[str] = []
-    for relpath, render in documents(collection, site):
-        target = safe_target(root, relpath)
-        current.append(relpath)
-        if write_if_changed(target, render()):
-            report.written.append(relpath)
+    manifest: dict[str, list] = {}
+    stale: list[tuple[int, Path]] = []
+    for index, doc in enumerate(docs):
+        target = safe_target(root, doc.relpath)
+        known = previous.get(doc.relpath)
+        if known and known[0] == doc.version and _stamp(target) == tuple(known[1:]):
+            manifest[doc.relpath] = known
+            report.unchanged.append(doc.relpath)
         else:
-            report.unchanged.append(relpath)
-    for relpath in sorted(set(previous) - set(current)):
+            stale.append((index, target))
+    total, done = len(docs), len(report.unchanged)
+    if progress:
+        progress(done, total)
+    for index, written, stamp in _render_all(docs, stale, workers):
+        doc = docs[index]
+        manifest[doc.relpath] = [doc.version, *stamp]
+        (report.written if written else report.unchanged).append(doc.relpath)
+        done += 1
+        if progress and done % 50 == 0:
+            progress(done, total)
+    if progress:
+        progress(total, total)
+    for relpath in sorted(previous.keys() - manifest.keys()):
         target = safe_target(root, relpath, must_exist=False)
         if target is not None:
             try:
@@ -69,8 +106,49 @@ def export(collection: Collection, site: Site, outdir: Path) -> ExportReport:
                 pass
             except OSError as error:
                 raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
-    _write_manifest(root, sorted(current))
+    _write_manifest(root, settings, manifest)
     return report
+
+
+_RENDER_JOBS: tuple = ()  # (docs, targets) for forked workers, which inherit it
+
+
+def _render_all(docs: list[Document], stale: list[tuple[int, Path]], workers: int):
+    global _RENDER_JOBS
+    if workers <= 1 or len(stale) < PARALLEL_MIN_DOCUMENTS:
+        yield from (_render_one(docs, index, target) for index, target in stale)
+        return
+    import multiprocessing
+    _RENDER_JOBS = (docs, dict(stale))
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for result in pool.imap_unordered(_render_job, [index for index, _ in stale], chunksize=16):
+                if isinstance(result, str):
+                    raise ExportError(result)
+                yield result
+    finally:
+        _RENDER_JOBS = ()
+
+
+def _render_job(index: int):
+    docs, targets = _RENDER_JOBS
+    try:
+        return _render_one(docs, index, targets[index])
+    except ExportError as error:
+        return str(error)
+
+
+def _render_one(docs: list[Document], index: int, target: Path) -> tuple[int, bool, tuple]:
+    written = write_if_changed(target, docs[index].render())
+    return index, written, _stamp(target)
+
+
+def _stamp(path: Path) -> tuple | None:
+    # Size only: the manifest lives in the export, so it must be as deterministic as the rest.
+    try:
+        return (path.stat().st_size,)
+    except OSError:
+        return None
 
 
 def safe_target(root: Path, relpath: str, must_exist: bool = True) -> Path | None:
@@ -130,14 +208,22 @@ def _make_dir(path: Path) -> None:
         raise ExportError(f"{path}: cannot create folder: {error.strerror}") from None
 
 
-def _read_manifest(root: Path) -> list[str]:
+def _read_manifest(root: Path, settings: str) -> dict[str, list]:
+    """relpath -> [version, size] of the previous export, if it was ours."""
     try:
         data = json.loads((root / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [p for p in data.get("files", []) if isinstance(p, str)] if isinstance(data, dict) else []
+        files = data["files"]
+        if not isinstance(files, dict):
+            return {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    # Other code or settings: every document may differ, but the files are still ours to remove.
+    same = data.get("settings") == settings
+    return {path: (entry if same and isinstance(entry, list) and len(entry) == 2 else [None, None])
+            for path, entry in files.items() if isinstance(path, str)}
 
 
-def _write_manifest(root: Path, paths: list[str]) -> None:
-    data = json.dumps({"generator": "feeds", "files": paths}, indent=1).encode("utf-8")
+def _write_manifest(root: Path, settings: str, files: dict[str, list]) -> None:
+    data = json.dumps({"generator": "feeds", "settings": settings, "files": dict(sorted(files.items()))},
+                      indent=0, separators=(",", ":")).encode("utf-8")
     write_if_changed(root / MANIFEST, data)

@@ -9,7 +9,6 @@ rebuilt from the articles already in memory, without touching the disk.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -21,7 +20,7 @@ from typing import Callable
 from .collect import Collection, collect, next_due
 from .read import Limits, find_article_files, read_article
 from .records import Article, Feed, Problem, Site
-from .render import feed_title, items
+from .render import feed_version, pages_version
 
 log = logging.getLogger("feeds")
 
@@ -40,22 +39,6 @@ class Snapshot:
     pages_version: str  # fingerprint of the index page and the OPML list
     due: datetime | None  # when the next scheduled article goes public
     problems: tuple[Problem, ...] = field(default=(), repr=False)
-
-
-def feed_version(feed: Feed, site: Site) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(feed_title(feed, site).encode("utf-8", "surrogatepass"))
-    for article in items(feed, site):
-        digest.update(article.digest.encode("ascii"))
-    return digest.hexdigest()
-
-
-def pages_version(collection: Collection, site: Site) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for feed in collection.all_feeds():
-        newest = feed.newest.isoformat() if feed.newest else ""
-        digest.update(f"{feed.path}\0{feed.name}\0{len(feed.articles)}\0{newest}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
 
 
 class LiveContent:

@@ -60,17 +60,34 @@ def find_article_files(content_dir: Path) -> list[Path]:
     Hidden files and folders (.git, editors' swap files) and a repository's
     README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
     """
-    found: list[Path] = []
-    for root, dirs, files in os.walk(content_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root, name) for name in sorted(files)
-                     if name.endswith(ARTICLE_SUFFIX) and not name.startswith(".")
-                     and name.lower() not in NOT_ARTICLES)
-    return found
+    return [Path(entry.path) for _, entry in _article_entries(str(content_dir))]
+
+
+def _article_entries(top: str, prefix: str = ""):
+    """(relative name, DirEntry) of every article file, sorted, depth first."""
+    try:
+        entries = sorted(os.scandir(top), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+        except OSError:
+            continue
+        if is_dir:
+            yield from _article_entries(entry.path, f"{prefix}{name}/")
+        elif name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES:
+            yield prefix + name, entry
 
 
 def read_article(path: Path, content_dir: Path, limits: Limits = Limits()) -> Article | Problem:
-    source = _relative_name(path, content_dir)
+    return _read_source(path, _relative_name(path, content_dir), limits)
+
+
+def _read_source(path: str | Path, source: str, limits: Limits) -> Article | Problem:
     try:
         data = _read_bytes(path, limits)
         return parse_article(data, source, limits)
@@ -98,9 +115,15 @@ def parse_article(data: bytes, source: str, limits: Limits = Limits()) -> Articl
 
 def _relative_name(path: Path, content_dir: Path) -> str:
     try:
-        return path.relative_to(content_dir).as_posix()
+        name = path.relative_to(content_dir).as_posix()
     except ValueError:
-        return path.as_posix()
+        name = path.as_posix()
+    return _printable(name)
+
+
+def _printable(name: str) -> str:
+    """A file name for messages: printable even when it is not valid UTF-8."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _read_bytes(path: Path, limits: Limits) -> bytes:
@@ -368,20 +391,20 @@ def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, wo
     content_dir = Path(content_dir)
     results: dict[str, object] = {}
     todo: list[tuple[Path, str, tuple]] = []
-    for path in find_article_files(content_dir):
-        source = _relative_name(path, content_dir)
+    for name, entry in _article_entries(str(content_dir)):
+        source = _printable(name)
         try:
-            stamp = stamp_of(path.stat())
+            stamp = stamp_of(entry.stat())
         except OSError:
             continue  # vanished since listing
         cached = cache.get(source, stamp) if cache is not None else None
         if cached is None:
-            todo.append((path, source, stamp))
+            todo.append((entry.path, source, stamp))
         results[source] = cached
     total, done = len(results), len(results) - len(todo)
     if progress:
         progress(done, total)
-    for (path, source, stamp), result in zip(todo, _parse_all([t[0] for t in todo], content_dir, limits, workers)):
+    for (_, source, stamp), result in zip(todo, _parse_all([t[:2] for t in todo], limits, workers)):
         results[source] = result
         if cache is not None:
             cache.put(source, stamp, result)
@@ -399,20 +422,20 @@ def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, wo
     return report
 
 
-def _parse_all(paths: list[Path], content_dir: Path, limits: Limits, workers: int):
-    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
-        return (read_article(path, content_dir, limits) for path in paths)
+def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
+    if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
+        return (_read_source(path, source, limits) for path, source in files)
     import multiprocessing
-    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
     context = multiprocessing.get_context("fork")
 
     def results():
         with context.Pool(workers) as pool:
-            for chunk in pool.imap(_read_chunk, [(chunk, content_dir, limits) for chunk in chunks]):
+            for chunk in pool.imap(_read_chunk, [(chunk, limits) for chunk in chunks]):
                 yield from chunk
     return results()
 
 
 def _read_chunk(job) -> list:
-    paths, content_dir, limits = job
-    return [read_article(path, content_dir, limits) for path in paths]
+    files, limits = job
+    return [_read_source(path, source, limits) for path, source in files]

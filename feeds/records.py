@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+def _by_position(record):
+    # Pickled as a constructor call: several times faster to load than the
+    # dataclass default, which matters for a parse cache of 100k articles.
+    return (type(record), tuple(getattr(record, name) for name in record.__slots__))
+
+
 @dataclass(frozen=True, slots=True)
 class Image:
     url: str
@@ -16,11 +22,15 @@ class Image:
     height: int | None = None
     title: str | None = None
 
+    __reduce__ = _by_position
+
 
 @dataclass(frozen=True, slots=True)
 class Topic:
     slug: str
     name: str
+
+    __reduce__ = _by_position
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +51,16 @@ class Article:
     image: Image | None = None
     digest: str = ""  # changes whenever anything a feed shows changes
 
+    __reduce__ = _by_position
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     source: str
     message: str
     skipped: bool = True  # False: the article was published, with a caveat
+
+    __reduce__ = _by_position
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"

@@ -13,11 +13,10 @@ from datetime import datetime
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from . import __version__
 from .cache import RenderCache
 from .config import Config, load_config
 from .live import LiveContent, Snapshot
-from .render import EPOCH, FEED_FORMATS, MEDIA_TYPES, feed_updated, render_feed
+from .render import EPOCH, FEED_FORMATS, MEDIA_TYPES, feed_updated, render_feed, settings_version
 from .render.pages import index_html, opml
 
 log = logging.getLogger("feeds")
@@ -39,8 +38,7 @@ class Publisher:
         self.site = config.site
         self.content = LiveContent(config.content, self.site, config.limits, config.reload_interval)
         self.cache = RenderCache(config.cache_url)
-        # Everything besides content that shapes the bytes: code and site settings.
-        self._salt = hashlib.blake2b(repr((__version__, self.site)).encode(), digest_size=8).hexdigest()
+        self._salt = settings_version(self.site)
         self.renders = 0
 
     def document(self, path: str, fmt: str) -> tuple[str, bytes, datetime]:

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+import threading
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -106,12 +107,23 @@ def feed_paths(root: Path) -> list[str]:
                    and not path.name.startswith(".")})
 
 
-@pytest.fixture(autouse=True)
-def _no_feeds_environment(monkeypatch):
-    """FEEDS_* variables of the shell running the tests must not leak in."""
+def _isolate(patch: pytest.MonkeyPatch, cache_home: Path) -> None:
+    """FEEDS_* variables of the shell running the tests must not leak in, and
+    caches go to the session's temporary folder, not the user's."""
     for name in list(os.environ):
         if name.startswith("FEEDS_"):
-            monkeypatch.delenv(name)
+            patch.delenv(name)
+    patch.setenv("XDG_CACHE_HOME", str(cache_home))
+
+
+@pytest.fixture(scope="session")
+def cache_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, cache_home):
+    _isolate(monkeypatch, cache_home)
 
 
 @pytest.fixture
@@ -221,7 +233,8 @@ def check_feed_files(jobs: list[tuple[Path, str]]) -> list[str]:
     if any(fmt == "json" for _, fmt in jobs) and not _validators:
         _validators.append(_jsonfeed_validator())  # here, so that a missing schema skips the test
     workers = min(os.cpu_count() or 1, 4)
-    if workers > 1 and len(jobs) > 100:
+    # fork only a single-threaded process: a forked thread's locks are never released
+    if workers > 1 and len(jobs) > 100 and threading.active_count() == 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -267,11 +280,9 @@ def session_config(tmp_path_factory) -> Path:
     return write_config(tmp_path_factory.mktemp("config") / "feeds.toml", title=SITE_TITLE, base_url=BASE_URL)
 
 
-def _export_once(content: Path, parent: Path, config: Path) -> Exported:
+def _export_once(content: Path, parent: Path, config: Path, cache_home: Path) -> Exported:
     with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("FEEDS_"):
-                patch.delenv(name)
+        _isolate(patch, cache_home)
         exported = export_with_cli(content, parent / "out", config)
     assert exported.code == 0, exported.err
     return exported
@@ -291,9 +302,9 @@ def shared_expected(shared_corpus) -> list:
 
 
 @pytest.fixture(scope="session")
-def shared_export(shared_corpus, tmp_path_factory, session_config) -> Exported:
+def shared_export(shared_corpus, tmp_path_factory, session_config, cache_home) -> Exported:
     """../shared/corpus exported with the default settings."""
-    exported = _export_once(shared_corpus, tmp_path_factory.mktemp("shared-export"), session_config)
+    exported = _export_once(shared_corpus, tmp_path_factory.mktemp("shared-export"), session_config, cache_home)
     exported.exported_at = datetime.now(timezone.utc)
     return exported
 
@@ -313,10 +324,10 @@ def hostile_corpus(tmp_path_factory) -> HostileCorpus:
 
 
 @pytest.fixture(scope="session")
-def hostile_export(hostile_corpus, tmp_path_factory, session_config) -> Exported:
+def hostile_export(hostile_corpus, tmp_path_factory, session_config, cache_home) -> Exported:
     """The hostile corpus exported into <parent>/out; <parent> holds nothing else."""
     parent = tmp_path_factory.mktemp("hostile-export")
-    exported = _export_once(hostile_corpus.folder, parent, session_config)
+    exported = _export_once(hostile_corpus.folder, parent, session_config, cache_home)
     exported.exported_at = datetime.now(timezone.utc)
     return exported
 

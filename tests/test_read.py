@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -177,8 +178,20 @@ def test_rfc_822_dates_are_read_and_converted_to_utc(content):
     assert article.published == datetime(2024, 7, 1, 7, 30, tzinfo=UTC)
 
 
+@pytest.fixture
+def local_time_is_not_utc(monkeypatch):
+    """A machine whose local time is New York's: naive dates must still be UTC."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("cannot change the local time zone here")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("value", ["2024-07-02 10:00:00", "2024-07-02T10:00:00", datetime(2024, 7, 2, 10, 0)])
-def test_dates_without_a_time_zone_are_utc(content, value):
+def test_dates_without_a_time_zone_are_utc(content, value, local_time_is_not_utc):
     assert published(read(content, publishedDateTime=value)).published == datetime(2024, 7, 2, 10, 0, tzinfo=UTC)
 
 

@@ -5,6 +5,7 @@ every family shares (titles, links, the items a feed shows).
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 
 from ..records import Article, Feed, Site
@@ -77,3 +78,28 @@ def topic_scheme(site: Site) -> str:
 
 def provider_home(article: Article) -> str:
     return f"https://{article.provider_key}/"
+
+
+def feed_version(feed: Feed, site: Site) -> str:
+    """A fingerprint of everything a feed's documents show: equal fingerprints,
+    equal bytes (for the same code and site settings)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(feed_title(feed, site).encode("utf-8", "surrogatepass"))
+    for article in items(feed, site):
+        digest.update(article.digest.encode("ascii"))
+    return digest.hexdigest()
+
+
+def pages_version(collection, site: Site) -> str:
+    """The fingerprint of the index page and the OPML list."""
+    digest = hashlib.blake2b(digest_size=16)
+    for feed in collection.all_feeds():
+        newest = feed.newest.isoformat() if feed.newest else ""
+        digest.update(f"{feed.path}\0{feed.name}\0{len(feed.articles)}\0{newest}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def settings_version(site: Site) -> str:
+    """Code and site settings: the part of every document not made of articles."""
+    from .. import __version__
+    return hashlib.blake2b(repr((__version__, site)).encode(), digest_size=8).hexdigest()

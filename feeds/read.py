@@ -386,9 +386,15 @@ def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, wo
     parse are spread over `workers` processes when there are enough of them.
     `progress(done, total)` is called now and then.
     """
+    from .parse_cache import collector_paused
+
+    with collector_paused():
+        return _read_collection(Path(content_dir), limits, cache, workers, progress)
+
+
+def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, progress) -> ReadReport:
     from .parse_cache import stamp_of
 
-    content_dir = Path(content_dir)
     results: dict[str, object] = {}
     todo: list[tuple[Path, str, tuple]] = []
     for name, entry in _article_entries(str(content_dir)):
@@ -437,5 +443,7 @@ def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
 
 
 def _read_chunk(job) -> list:
+    import gc
+    gc.disable()  # a short-lived worker: see parse_cache.collector_paused
     files, limits = job
     return [_read_source(path, source, limits) for path, source in files]

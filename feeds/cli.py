@@ -85,7 +85,8 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
-    cache = None if args.no_cache else ParseCache(args.cache_dir or default_cache_dir(), config.content, config.limits)
+    cache_dir = args.cache_dir or config.cache_dir or default_cache_dir()
+    cache = None if args.no_cache else ParseCache(cache_dir, config.content, config.limits)
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
     read = read_collection(config.content, config.limits, cache=cache, workers=args.jobs,
                            progress=progress.stage("reading"))

@@ -32,6 +32,7 @@ class Config:
     max_file_bytes: int = 1_000_000
     max_summary_chars: int = 1_000
     cache_url: str = ""  # e.g. redis://127.0.0.1:6379/0; empty: in-process
+    cache_dir: Path | None = None  # parse cache; None: the user cache folder
 
     @property
     def site(self) -> Site:
@@ -93,7 +94,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
-        if kind in ("Path", Path):
+        if kind in ("Path", Path, "Path | None"):
             if not isinstance(value, (str, Path)):
                 raise ValueError
             return Path(os.path.normpath(Path(value).expanduser().absolute()))

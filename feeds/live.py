@@ -1,11 +1,13 @@
 """Live content for the web app: the collection kept current as files change.
 
 A background thread re-scans the content folder every `reload_interval`
-seconds, re-reads only files whose size or mtime changed, and publishes a new
-immutable Snapshot by swapping one reference, so a request sees either the
-old collection or the new one, never a mix. Scheduled articles appear at
-their publishedDateTime: the snapshot knows when the next one is due and is
-rebuilt from the articles already in memory, without touching the disk.
+seconds through the same read stage as `feeds export`, with the parse cache
+held in memory, so only files whose size or times changed are read again.
+Each change publishes a new immutable Snapshot by swapping one reference, so
+a request sees either the old collection or the new one, never a mix.
+Scheduled articles appear at their publishedDateTime: the snapshot knows when
+the next one is due and is rebuilt from the articles in memory, without
+touching the disk.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from .collect import Collection, collect, next_due
-from .read import Limits, find_article_files, read_article
+from .parse_cache import ParseCache
+from .read import Limits, read_collection
 from .records import Article, Feed, Problem, Site
 from .render import feed_version, pages_version
 
@@ -43,18 +46,25 @@ class Snapshot:
 
 class LiveContent:
     def __init__(self, content_dir: Path, site: Site, limits: Limits = Limits(),
-                 reload_interval: float = 2.0, clock: Clock = utc_now):
+                 reload_interval: float = 2.0, clock: Clock = utc_now, cache_dir: Path | None = None):
         self.content_dir = Path(content_dir)
         self.site = site
         self.limits = limits
         self.reload_interval = reload_interval
         self.clock = clock
-        self._files: dict[Path, tuple[int, int, Article | Problem]] = {}
         self._lock = threading.Lock()
         self._watcher_pid: int | None = None
         self._stop = threading.Event()
         self.rebuilds = 0
-        self._snapshot = self._rebuild(self._scan())
+        # Start-up reads through the on-disk parse cache on every core; later
+        # scans keep it in memory only.
+        self._cache = ParseCache(cache_dir, self.content_dir, limits)
+        report = read_collection(self.content_dir, limits, cache=self._cache, workers=os.cpu_count() or 1)
+        self._cache.in_memory_only()
+        for problem in report.problems:
+            log.warning("skipped %s", problem)
+        self._articles, self._problems = report.articles, report.problems
+        self._snapshot = self._rebuild()
 
     def snapshot(self) -> Snapshot:
         """The current collection; starts the watcher in this process if needed."""
@@ -64,59 +74,38 @@ class LiveContent:
         if snapshot.due is not None and self.clock() >= snapshot.due:
             with self._lock:
                 if self._snapshot is snapshot:
-                    self._snapshot = self._rebuild(list(self._files.values()))
+                    self._snapshot = self._rebuild()
             snapshot = self._snapshot
         return snapshot
 
     def refresh(self) -> bool:
         """Re-scan the folder now; True if the collection changed."""
         with self._lock:
-            before = dict(self._files)
-            results = self._scan()
-            if before.keys() == self._files.keys() and all(before[p] is self._files[p] for p in before):
+            report = read_collection(self.content_dir, self.limits, cache=self._cache)
+            if not (report.parsed or report.forgotten):
                 return False
-            self._snapshot = self._rebuild(results)
+            newly_skipped = {p.source for p in report.problems} - {p.source for p in self._problems}
+            for problem in report.problems:
+                if problem.source in newly_skipped:
+                    log.warning("skipped %s", problem)
+            self._articles, self._problems = report.articles, report.problems
+            self._snapshot = self._rebuild()
             return True
 
     def close(self) -> None:
         self._stop.set()
 
-    def _scan(self) -> list[tuple[int, int, Article | Problem]]:
-        seen: dict[Path, tuple[int, int, Article | Problem]] = {}
-        try:
-            paths = find_article_files(self.content_dir)
-        except OSError as error:
-            log.warning("cannot list %s: %s", self.content_dir, error.strerror)
-            return list(self._files.values())
-        for path in paths:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # removed between listing and stat
-            known = self._files.get(path)
-            if known is not None and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
-                seen[path] = known
-                continue
-            result = read_article(path, self.content_dir, self.limits)
-            if isinstance(result, Problem):
-                log.warning("skipped %s", result)
-            seen[path] = (stat.st_size, stat.st_mtime_ns, result)
-        self._files = seen
-        return list(seen.values())
-
-    def _rebuild(self, entries) -> Snapshot:
+    def _rebuild(self) -> Snapshot:
         now = self.clock()
-        articles = [entry[2] for entry in entries if isinstance(entry[2], Article)]
-        problems = tuple(entry[2] for entry in entries if isinstance(entry[2], Problem))
-        collection = collect(articles, now)
+        collection = collect(self._articles, now)
         self.rebuilds += 1
         return Snapshot(
             collection=collection,
             feeds=collection.by_path(),
             versions={feed.path: feed_version(feed, self.site) for feed in collection.all_feeds()},
             pages_version=pages_version(collection, self.site),
-            due=next_due(articles, now),
-            problems=problems,
+            due=next_due(self._articles, now),
+            problems=tuple(self._problems),
         )
 
     def _start_watcher(self) -> None:

@@ -75,14 +75,20 @@ def collector_paused():
 
 
 class ParseCache:
-    def __init__(self, cache_dir: Path, content_dir: Path, limits):
+    def __init__(self, cache_dir: Path | None, content_dir: Path, limits):
+        """With cache_dir None the cache lives in memory only (the web app's
+        re-scans use it so, after loading from disk at start-up)."""
         key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
-        self.path = Path(cache_dir) / f"parsed-{key}.pickle"
+        self.path = Path(cache_dir) / f"parsed-{key}.pickle" if cache_dir is not None else None
         # Parsing rules are part of the key: other limits or code, other results.
         self.identity = (FORMAT, __version__, repr(limits))
         self.entries: dict[str, tuple[Stamp, object]] = {}
         self.changed = False
-        self.load()
+        if self.path is not None:
+            self.load()
+
+    def in_memory_only(self) -> None:
+        self.path = None
 
     def load(self) -> None:
         try:
@@ -106,20 +112,22 @@ class ParseCache:
         return None
 
     def put(self, source: str, stamp: Stamp, result) -> None:
-        if stamp[1] / 1e9 > time.time() - RACY_SECONDS:
+        if self.path is not None and stamp[1] / 1e9 > time.time() - RACY_SECONDS:
             self.entries.pop(source, None)
         else:
             self.entries[source] = (stamp, result)
         self.changed = True
 
-    def keep_only(self, sources: set[str]) -> None:
+    def keep_only(self, sources: set[str]) -> int:
+        """Forget files that are gone; returns how many."""
         stale = self.entries.keys() - sources
         for source in stale:
             del self.entries[source]
         self.changed = self.changed or bool(stale)
+        return len(stale)
 
     def save(self) -> None:
-        if not self.changed:
+        if not self.changed or self.path is None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -376,6 +376,7 @@ class ReadReport:
     articles: list[Article]
     problems: list[Problem]
     parsed: int = 0  # files actually parsed (the rest came from the cache)
+    forgotten: int = 0  # cached files that no longer exist
 
 
 def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, workers: int = 1,
@@ -418,11 +419,11 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
         if progress and done % 1000 == 0:
             progress(done, total)
     if cache is not None:
-        cache.keep_only(set(results))
+        forgotten = cache.keep_only(set(results))
         cache.save()
     if progress:
         progress(total, total)
-    report = ReadReport([], [], parsed=len(todo))
+    report = ReadReport([], [], parsed=len(todo), forgotten=forgotten if cache is not None else 0)
     for result in results.values():
         (report.articles if isinstance(result, Article) else report.problems).append(result)
     return report

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from .cache import RenderCache
 from .config import Config, load_config
 from .live import LiveContent, Snapshot
+from .parse_cache import default_cache_dir
 from .render import EPOCH, FEED_FORMATS, MEDIA_TYPES, feed_updated, render_feed, settings_version
 from .render.pages import index_html, opml
 
@@ -36,7 +37,8 @@ class Publisher:
     def __init__(self, config: Config):
         self.config = config
         self.site = config.site
-        self.content = LiveContent(config.content, self.site, config.limits, config.reload_interval)
+        self.content = LiveContent(config.content, self.site, config.limits, config.reload_interval,
+                                   cache_dir=config.cache_dir or default_cache_dir())
         self.cache = RenderCache(config.cache_url)
         self._salt = settings_version(self.site)
         self.renders = 0

@@ -1,19 +1,24 @@
 """Deliver stage, live: the Flask app serving the same URL space as the export.
 
 Documents are rendered by the same render stage as `feeds export`, once per
-change: the render cache is keyed on the feed's fingerprint, and responses
-carry a strong ETag and Last-Modified so pollers get 304s.
+change: caches are keyed on the feed's fingerprint, and responses carry a
+strong ETag and Last-Modified so pollers get 304s. The common case of a
+poll — a plain GET, or one with the current ETag — is answered from a ready
+response before Flask is involved; everything else goes through Flask and
+Werkzeug's conditional-request handling.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.http import http_date
 
-from .cache import RenderCache
+from .cache import Recent, SharedCache
 from .config import Config, load_config
 from .live import LiveContent, Snapshot
 from .parse_cache import default_cache_dir
@@ -22,53 +27,130 @@ from .render.pages import index_html, opml
 
 log = logging.getLogger("feeds")
 
-HTML_SECURITY_HEADERS = {
+HTML_SECURITY_HEADERS = [
     # The index page needs no script at all; its only style is inline.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+]
+PREPARED_DOCUMENTS = 4096  # per process; a 100k-article site has about 9,000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A document ready to send: body and every header of its 200 response."""
+
+    etag: str
+    body: bytes
+    last_modified: datetime
+    headers: tuple[tuple[str, str], ...]
+
+
+def locate(path_info: str) -> tuple[str, str] | None:
+    """URL path -> (document path, format), the same mapping the routes make."""
+    if path_info in ("/", "/index.html"):
+        return "index", "html"
+    if path_info == "/feeds.opml":
+        return "feeds", "opml"
+    stem, dot, fmt = path_info.rpartition(".")
+    if not dot or fmt not in FEED_FORMATS:
+        return None
+    if stem == "/feed":
+        return "feed", fmt
+    kind, _, key = stem[1:].partition("/")
+    if kind in ("topics", "providers") and key and "/" not in key:
+        return f"{kind}/{key}", fmt
+    return None
 
 
 class Publisher:
-    """Renders documents from the live snapshot through the render cache."""
+    """Renders documents from the live snapshot through the render caches."""
 
     def __init__(self, config: Config):
         self.config = config
         self.site = config.site
         self.content = LiveContent(config.content, self.site, config.limits, config.reload_interval,
                                    cache_dir=config.cache_dir or default_cache_dir())
-        self.cache = RenderCache(config.cache_url)
+        self.shared = SharedCache(config.cache_url)
+        self.ready: Recent[Prepared] = Recent(PREPARED_DOCUMENTS)
         self._salt = settings_version(self.site)
+        self._cache_control = f"public, max-age={config.cache_max_age}"
         self.renders = 0
 
-    def document(self, path: str, fmt: str) -> tuple[str, bytes, datetime]:
-        """(etag, body, last modified) of a feed or page; NotFound if there is none."""
+    def document(self, path: str, fmt: str) -> Prepared:
+        """The current version of a feed or page; NotFound if there is none."""
         snapshot = self.content.snapshot()
         if fmt in FEED_FORMATS:
             feed = snapshot.feeds.get(path)
             if feed is None:
                 raise NotFound()
             version = snapshot.versions[path]
-            last_modified = feed_updated(feed, self.site)
-            render = lambda: render_feed(feed, fmt, self.site)  # noqa: E731
         else:
-            version = snapshot.pages_version
-            last_modified = feed_updated(snapshot.collection.main, self.site)
-            render = lambda: _page(snapshot, fmt, self.site)  # noqa: E731
+            feed, version = snapshot.collection.main, snapshot.pages_version
         key = f"{self._salt}:{path}.{fmt}:{version}"
-        entry = self.cache.get(key)
-        if entry is None:
-            body = render()
-            self.renders += 1
-            entry = (hashlib.blake2b(body, digest_size=16).hexdigest(), body)
-            self.cache.set(key, entry)
-        return entry[0], entry[1], last_modified
+        prepared = self.ready.get(key)
+        if prepared is None:
+            entry = self.shared.get(key)
+            if entry is None:
+                body = render_feed(feed, fmt, self.site) if fmt in FEED_FORMATS else _page(snapshot, fmt, self.site)
+                self.renders += 1
+                entry = (hashlib.blake2b(body, digest_size=16).hexdigest(), body)
+                self.shared.set(key, entry)
+            prepared = self._prepare(entry, fmt, feed_updated(feed, self.site))
+            self.ready.set(key, prepared)
+        return prepared
+
+    def _prepare(self, entry, fmt: str, last_modified: datetime) -> Prepared:
+        etag, body = entry
+        last_modified = max(last_modified, EPOCH)
+        headers = [("Content-Type", MEDIA_TYPES[fmt]), ("Content-Length", str(len(body))),
+                   ("ETag", f'"{etag}"'), ("Last-Modified", http_date(last_modified)),
+                   ("Cache-Control", self._cache_control), ("X-Content-Type-Options", "nosniff")]
+        if fmt == "html":
+            headers += HTML_SECURITY_HEADERS
+        return Prepared(etag, body, last_modified, tuple(headers))
 
 
 def _page(snapshot: Snapshot, fmt: str, site) -> bytes:
     return index_html(snapshot.collection, site) if fmt == "html" else opml(snapshot.collection, site)
+
+
+class PollShortcut:
+    """WSGI middleware answering plain polls from ready responses.
+
+    Only GET/HEAD of an existing document, with no validator or exactly the
+    current ETag, and no other conditional or range header: the answer is
+    then fully determined (200 or 304) and identical to Flask's. Anything
+    else, including every error, goes to the Flask app.
+    """
+
+    _OTHER_CONDITIONS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
+                         "HTTP_RANGE", "HTTP_IF_RANGE")
+
+    def __init__(self, app, publisher: Publisher):
+        self.app, self.publisher = app, publisher
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        where = locate(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
+        if where is None or any(name in environ for name in self._OTHER_CONDITIONS):
+            return self.app(environ, start_response)
+        try:
+            prepared = self.publisher.document(*where)
+        except Exception:  # noqa: BLE001 - Flask produces the proper error response
+            return self.app(environ, start_response)
+        validator = environ.get("HTTP_IF_NONE_MATCH")
+        if validator is None:
+            start_response("200 OK", list(prepared.headers))
+            return [prepared.body] if method == "GET" else []
+        if validator == f'"{prepared.etag}"':
+            start_response("304 Not Modified", [h for h in prepared.headers if h[0] not in _ENTITY_HEADERS])
+            return []
+        return self.app(environ, start_response)
+
+
+_ENTITY_HEADERS = {"Content-Length", "Content-Type"}
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -82,17 +164,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     publisher = Publisher(config)
     app.extensions["feeds"] = publisher
-    max_age = config.cache_max_age
 
     def respond(path: str, fmt: str) -> Response:
-        etag, body, last_modified = publisher.document(path, fmt)
-        response = Response(body, mimetype=None, content_type=MEDIA_TYPES[fmt])
-        response.set_etag(etag)
-        response.last_modified = max(last_modified, EPOCH)
-        response.cache_control.public = True
-        response.cache_control.max_age = max_age
-        if fmt == "html":
-            response.headers.update(HTML_SECURITY_HEADERS)
+        prepared = publisher.document(path, fmt)
+        response = Response(prepared.body, headers=list(prepared.headers))
         return response.make_conditional(request)
 
     def route(rule: str, endpoint: str, view) -> None:
@@ -130,6 +205,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log.error("error serving %s: %s", request.path[:200], type(error).__name__, exc_info=error)
         return Response("500 Internal Server Error\n", status=500, content_type="text/plain; charset=utf-8")
 
+    app.wsgi_app = PollShortcut(app.wsgi_app, publisher)
     return app
 
 

@@ -236,3 +236,28 @@ def test_opml_lists_every_feed(client):
 def test_secured_values_never_reach_a_response(client):
     for path in ("/", "/feeds.opml", "/feed.atom", "/feed.rss", "/feed.json", "/topics/ai.json"):
         assert SECRET.encode() not in client.get(path).data
+
+
+def test_plain_polls_and_conditional_requests_get_the_same_headers(client):
+    plain = client.get("/topics/ai.rss")  # answered before Flask
+    old = format_datetime(datetime(2020, 1, 1, tzinfo=timezone.utc), usegmt=True)
+    routed = client.get("/topics/ai.rss", headers={"If-Modified-Since": old})  # through Flask
+    assert routed.status_code == plain.status_code == 200
+    assert dict(routed.headers) == dict(plain.headers)
+    assert routed.data == plain.data
+
+
+@pytest.mark.parametrize("form", ['"other", {etag}', "W/{etag}", "*", " {etag} "])
+def test_if_none_match_lists_weak_tags_and_star_are_understood(client, form):
+    etag = client.get("/feed.atom").headers["ETag"]
+    response = client.get("/feed.atom", headers={"If-None-Match": form.format(etag=etag)})
+    assert response.status_code == 304
+    assert response.data == b""
+
+
+def test_a_304_carries_the_validators_and_caching_headers(client):
+    first = client.get("/feed.json")
+    again = client.get("/feed.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    for name in ("ETag", "Last-Modified", "Cache-Control"):
+        assert again.headers[name] == first.headers[name]

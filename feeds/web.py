@@ -167,8 +167,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     def respond(path: str, fmt: str) -> Response:
         prepared = publisher.document(path, fmt)
-        response = Response(prepared.body, headers=list(prepared.headers))
-        return response.make_conditional(request)
+        response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(request)
+        del response.headers["Date"]  # the server adds its own; Werkzeug's would make two
+        return response
 
     def route(rule: str, endpoint: str, view) -> None:
         app.add_url_rule(rule, endpoint, view, methods=["GET"], provide_automatic_options=False)

@@ -17,6 +17,7 @@ import os
 import pickle
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from . import __version__, records
@@ -74,36 +75,53 @@ def collector_paused():
         gc.freeze()
 
 
+SHARDS = 64  # a change rewrites one 64th of the cache, not all of it
+
+
+def _shard(source: str) -> int:
+    return zlib.crc32(source.encode("utf-8", "surrogateescape")) % SHARDS
+
+
 class ParseCache:
     def __init__(self, cache_dir: Path | None, content_dir: Path, limits):
         """With cache_dir None the cache lives in memory only (the web app's
         re-scans use it so, after loading from disk at start-up)."""
         key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
-        self.path = Path(cache_dir) / f"parsed-{key}.pickle" if cache_dir is not None else None
+        self.path = Path(cache_dir) / f"parsed-{key}" if cache_dir is not None else None
         # Parsing rules are part of the key: other limits or code, other results.
         self.identity = (FORMAT, __version__, repr(limits))
         self.entries: dict[str, tuple[Stamp, object]] = {}
-        self.changed = False
+        self.dirty: set[int] = set()
         if self.path is not None:
             self.load()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.dirty)
 
     def in_memory_only(self) -> None:
         self.path = None
 
     def load(self) -> None:
+        with collector_paused():
+            for shard in range(SHARDS):
+                self.entries.update(self._load_shard(shard))
+
+    def _load_shard(self, shard: int) -> dict:
+        path = self.path / f"{shard:02x}.pickle"
         try:
-            with open(self.path, "rb") as handle, collector_paused():
+            with open(path, "rb") as handle:
                 data = _RecordsOnly(io.BufferedReader(handle)).load()
             if not (isinstance(data, dict) and data.get("identity") == self.identity
                     and isinstance(data.get("entries"), dict)):
                 raise ValueError("stale or foreign format")
-            self.entries = data["entries"]
+            return data["entries"]
         except FileNotFoundError:
-            self.entries = {}
+            return {}
         except Exception as error:  # noqa: BLE001 - anything unreadable is simply discarded
-            log.warning("discarding parse cache %s (%s)", self.path, type(error).__name__)
-            self.entries = {}
-            self.changed = True
+            log.warning("discarding parse cache %s (%s)", path, type(error).__name__)
+            self.dirty.add(shard)
+            return {}
 
     def get(self, source: str, stamp: Stamp):
         entry = self.entries.get(source)
@@ -116,26 +134,32 @@ class ParseCache:
             self.entries.pop(source, None)
         else:
             self.entries[source] = (stamp, result)
-        self.changed = True
+        self.dirty.add(_shard(source))
 
     def keep_only(self, sources: set[str]) -> int:
         """Forget files that are gone; returns how many."""
         stale = self.entries.keys() - sources
         for source in stale:
             del self.entries[source]
-        self.changed = self.changed or bool(stale)
+            self.dirty.add(_shard(source))
         return len(stale)
 
     def save(self) -> None:
-        if not self.changed or self.path is None:
+        if not self.dirty or self.path is None:
             return
+        shards: dict[int, dict] = {shard: {} for shard in self.dirty}
+        for source, entry in self.entries.items():
+            part = shards.get(_shard(source))
+            if part is not None:
+                part[source] = entry
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parsed-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump({"identity": self.identity, "entries": self.entries}, handle, protocol=5)
-            os.replace(tmp, self.path)
-            self.changed = False
+            self.path.mkdir(parents=True, exist_ok=True)
+            for shard, entries in shards.items():
+                fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".parsed-", suffix=".tmp")
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump({"identity": self.identity, "entries": entries}, handle, protocol=5)
+                os.replace(tmp, self.path / f"{shard:02x}.pickle")
+            self.dirty.clear()
         except OSError as error:
             # A cache that cannot be saved costs time next run, nothing else.
             log.warning("cannot save parse cache %s: %s", self.path, error.strerror)

@@ -1,0 +1,116 @@
+"""Re-exports: the parse cache, and rewriting only what changed."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from corpus_builder import write_article
+
+OLD = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    content = tmp_path / "content"
+    for i in range(6):
+        write_article(content, f"a{i}.md", title=f"Story {i}", webUrl=f"https://example.com/{i}",
+                      topics=["AI", "Robotics" if i % 2 else "Cloud"],
+                      publishedDateTime=datetime(2024, 1, 1 + i, tzinfo=timezone.utc))
+    past = OLD.timestamp()
+    for path in content.iterdir():
+        os.utime(path, (past, past))  # older than the cache's racy-timestamp window
+    return tmp_path
+
+
+def export(folder: Path, *extra):
+    run = run_cli("export", folder / "out", "--content", folder / "content", "--base-url", "https://x.test/",
+                  "--cache-dir", folder / "cache", *extra)
+    assert run.code == 0, run.err
+    summary = re.search(r"\((\d+) parsed\).*?(\d+) files written, (\d+) unchanged, (\d+) removed", run.err)
+    return run, dict(zip(("parsed", "written", "unchanged", "removed"), map(int, summary.groups())))
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_second_export_parses_nothing_and_rewrites_nothing(folder):
+    _, first = export(folder)
+    assert first["parsed"] == 6 and first["written"] > 0
+    before = mtimes(folder / "out")
+    _, second = export(folder)
+    assert second == {"parsed": 0, "written": 0, "unchanged": first["written"], "removed": 0}
+    assert mtimes(folder / "out") == before
+
+
+def test_no_cache_parses_everything_again(folder):
+    export(folder)
+    _, again = export(folder, "--no-cache")
+    assert again["parsed"] == 6
+    assert again["written"] == 0  # same bytes: files untouched all the same
+
+
+def test_an_added_article_rewrites_only_the_feeds_that_show_it(folder):
+    export(folder)
+    before = mtimes(folder / "out")
+    write_article(folder / "content", "new.md", title="New story", webUrl="https://example.com/new",
+                  topics=["Robotics"], provider={"name": "Other", "domain": "other.example"},
+                  publishedDateTime=datetime(2024, 2, 1, tzinfo=timezone.utc))
+    _, after = export(folder)
+    assert after["parsed"] == 1
+    changed = {path for path, mtime in mtimes(folder / "out").items() if before.get(path) != mtime}
+    assert changed == {f"{feed}.{fmt}" for feed in ("feed", "topics/robotics", "providers/other.example")
+                       for fmt in ("atom", "rss", "json")} | {"index.html", "feeds.opml", ".feeds-manifest.json"}
+
+
+def test_feeds_that_disappear_are_removed_and_nothing_else(folder):
+    export(folder)
+    keep = folder / "out" / "topics" / "notes.txt"
+    keep.write_text("not ours")
+    for i in (0, 2, 4):  # every article about Cloud
+        (folder / "content" / f"a{i}.md").unlink()
+    _, after = export(folder)
+    assert after["removed"] == 3
+    assert not list((folder / "out" / "topics").glob("cloud.*"))
+    assert keep.exists()
+
+
+def test_a_corrupt_parse_cache_is_discarded_not_trusted(folder):
+    export(folder)
+    shards = list((folder / "cache").rglob("*.pickle"))
+    assert shards
+    for shard in shards:
+        shard.write_bytes(b"\x80\x04garbage that is not a pickle")
+    run, again = export(folder)
+    assert again["parsed"] == 6 and again["written"] == 0
+    assert "Traceback" not in run.err
+
+
+def test_a_parse_cache_that_would_run_code_is_refused(folder, tmp_path):
+    import pickle
+    export(folder)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for shard in (folder / "cache").rglob("*.pickle"):
+        shard.write_bytes(pickle.dumps({"identity": None, "entries": Exploit()}))
+    _, again = export(folder)
+    assert not marker.exists()
+    assert again["parsed"] == 6
+
+
+def test_an_edited_file_is_parsed_again(folder):
+    export(folder)
+    path = folder / "content" / "a1.md"
+    path.write_text(path.read_text().replace("Story 1", "Story one, corrected"))
+    _, again = export(folder)
+    assert again["parsed"] == 1
+    assert "Story one, corrected" in (folder / "out" / "feed.atom").read_text()

@@ -21,6 +21,16 @@ import corpus_builder
 from feeds.cli import main
 from feeds.records import Site
 
+from hypothesis import HealthCheck, settings
+
+# Property tests: quick by default, longer in CI (HYPOTHESIS_PROFILE=ci, set by .ci/run).
+# The example database stays out of the repository (see .gitignore).
+settings.register_profile("dev", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=400, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).parents[1].parent / "shared"
 SHARED_CORPUS = SHARED / "corpus"

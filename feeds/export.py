@@ -23,6 +23,9 @@ from .render.pages import index_html, opml
 
 MANIFEST = ".feeds-manifest.json"
 _SAFE_PART = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+# Temporary files of an export that was killed before it could rename them.
+_LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)\.[A-Za-z0-9_]{6,}\.tmp$")
+_FOLDERS = ("", "topics", "providers")
 
 
 class ExportError(Exception):
@@ -70,6 +73,7 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
     outdir = Path(outdir)
     _make_dir(outdir)
     root = outdir.resolve()
+    _remove_leftovers(root)
     settings = settings_version(site)
     previous = _read_manifest(root, settings)
     docs = documents(collection, site)
@@ -206,6 +210,20 @@ def _make_dir(path: Path) -> None:
         raise ExportError(f"{path}: a parent of this path is a file, not a folder") from None
     except OSError as error:
         raise ExportError(f"{path}: cannot create folder: {error.strerror}") from None
+
+
+def _remove_leftovers(root: Path) -> None:
+    for folder in _FOLDERS:
+        try:
+            names = os.listdir(root / folder)
+        except OSError:
+            continue
+        for name in names:
+            if _LEFTOVER.match(name):
+                try:
+                    os.unlink(root / folder / name)
+                except OSError:
+                    pass
 
 
 def _read_manifest(root: Path, settings: str) -> dict[str, list]:

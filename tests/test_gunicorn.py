@@ -29,6 +29,7 @@ def free_port() -> int:
 class Server:
     def __init__(self, content: Path, workers: int = 2, **env):
         self.port = free_port()
+        self.content = content
         environment = {**os.environ, "FEEDS_CONTENT": str(content), "FEEDS_RELOAD_INTERVAL": "0.3",
                        "FEEDS_BASE_URL": f"http://127.0.0.1:{self.port}/", **env}
         environment.pop("FEEDS_CONFIG", None)

@@ -47,6 +47,8 @@ _YAML_UNACCEPTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u
 class Limits:
     max_file_bytes: int = 1_000_000
     max_summary_chars: int = 1_000
+    max_title_chars: int = 300
+    max_name_chars: int = 100  # topic and provider names
     max_yaml_nodes: int = 10_000  # after alias expansion
 
 
@@ -229,7 +231,7 @@ def _check_expansion(meta: dict, limit: int) -> None:
 
 
 def _article_from(meta: dict, source: str, limits: Limits) -> Article:
-    title = plain_title(meta.get("title"))
+    title = truncate(plain_title(meta.get("title")), limits.max_title_chars)
     if not title:
         raise Unreadable("missing title" if "title" not in meta else f"title is not text: {brief(_safe(meta.get('title')))}")
     if "publishedDateTime" not in meta:
@@ -246,7 +248,7 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         raise Unreadable("no http(s) link: webUrl and originalUrl are missing or not web addresses")
     provider = meta.get("provider") if isinstance(meta.get("provider"), dict) else {}
     provider_key = hostname(provider.get("domain")) or hostname(_host_of(link)) or "unknown"
-    provider_name = plain_text(scalar_text(provider.get("name")) or "") or provider_key
+    provider_name = truncate(plain_text(scalar_text(provider.get("name")) or ""), limits.max_name_chars) or provider_key
     summary = truncate(plain_text(scalar_text(meta.get("excerpt")) or ""), limits.max_summary_chars)
     article = Article(
         source=source,
@@ -259,7 +261,7 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         draft=is_draft(meta.get("published", True)),
         provider_key=provider_key,
         provider_name=provider_name,
-        topics=_topics(meta.get("topics")),
+        topics=_topics(meta.get("topics"), limits),
         image=_first_image(meta.get("images")),
     )
     return _with_digest(article)
@@ -328,11 +330,11 @@ def _host_of(link: str) -> str:
     return urlsplit(link).hostname or ""
 
 
-def _topics(value: object) -> tuple[Topic, ...]:
+def _topics(value: object, limits: Limits) -> tuple[Topic, ...]:
     names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     topics: dict[str, Topic] = {}
     for raw in names:
-        name = plain_text(scalar_text(raw) or "")
+        name = truncate(plain_text(scalar_text(raw) or ""), limits.max_name_chars)
         slug = topic_slug(name) if name else ""
         if slug and slug not in topics:
             topics[slug] = Topic(slug, name)

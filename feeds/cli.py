@@ -14,7 +14,7 @@ from .collect import collect
 from .config import Config, ConfigError, load_config
 from .export import ExportError, export
 from .parse_cache import ParseCache, default_cache_dir
-from .read import read_articles, read_collection
+from .read import read_collection
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -53,18 +53,22 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--content", metavar="DIR", help="folder of article files (default: from configuration)")
         return sub
 
+    def caching(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--cache-dir", metavar="DIR", type=Path,
+                         help=f"where parsed articles are cached between runs (default: {default_cache_dir()})")
+        sub.add_argument("--no-cache", action="store_true", help="parse every file, ignoring and not writing the cache")
+        sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                         help="processes for parsing and rendering (default: number of CPUs)")
+
     sub = command("export", cmd_export, "write every feed, the index page and the OPML list into OUTDIR")
     sub.add_argument("outdir", metavar="OUTDIR", type=Path)
     sub.add_argument("--base-url", metavar="URL", help="public address the folder will be served from")
     sub.add_argument("--quiet", "-q", action="store_true", help="print only problems: no progress, no summary")
-    sub.add_argument("--cache-dir", metavar="DIR", type=Path,
-                     help=f"where parsed articles are cached between runs (default: {default_cache_dir()})")
-    sub.add_argument("--no-cache", action="store_true", help="parse every file, ignoring and not writing the cache")
-    sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
-                     help="processes for parsing and rendering (default: number of CPUs)")
+    caching(sub)
     sub = command("check", cmd_check, "read every article and report each problem as 'file: what is wrong'")
     sub.add_argument("--strict", action="store_true", help="exit 1 if there is any problem")
-    command("list", cmd_list, "list topics and providers with their article counts")
+    caching(sub)
+    caching(command("list", cmd_list, "list topics and providers with their article counts"))
     sub = command("serve", cmd_serve, "serve the feeds over HTTP (for development; use gunicorn in production)")
     sub.add_argument("--host", default="127.0.0.1")
     sub.add_argument("--port", type=int, default=8000)
@@ -83,13 +87,9 @@ def _report_problems(problems) -> None:
 
 def cmd_export(config: Config, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
-    cache_dir = args.cache_dir or config.cache_dir or default_cache_dir()
-    cache = None if args.no_cache else ParseCache(cache_dir, config.content, config.limits)
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
-    read = read_collection(config.content, config.limits, cache=cache, workers=args.jobs,
-                           progress=progress.stage("reading"))
+    args.progress = progress.stage("reading")
+    read = _read(config, args)
     progress.clear()
     _report_problems(read.problems)
     collection = collect(read.articles, datetime.now(timezone.utc))
@@ -130,8 +130,22 @@ class Progress:
             self._shown = False
 
 
+def _read(config: Config, args: argparse.Namespace):
+    """The read stage as every command runs it: cached unless --no-cache, on every core."""
+    jobs = getattr(args, "jobs", None) or os.cpu_count() or 1
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    cache = None
+    if not getattr(args, "no_cache", False):
+        cache_dir = getattr(args, "cache_dir", None) or config.cache_dir or default_cache_dir()
+        cache = ParseCache(cache_dir, config.content, config.limits)
+    return read_collection(config.content, config.limits, cache=cache, workers=jobs,
+                           progress=getattr(args, "progress", None))
+
+
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    articles, problems = read_articles(config.content, config.limits)
+    read = _read(config, args)
+    articles, problems = read.articles, read.problems
     for problem in problems:
         print(problem)
     drafts = sum(a.draft for a in articles)
@@ -141,9 +155,9 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_list(config: Config, args: argparse.Namespace) -> int:
-    articles, problems = read_articles(config.content, config.limits)
-    _report_problems(problems)
-    collection = collect(articles, datetime.now(timezone.utc))
+    read = _read(config, args)
+    _report_problems(read.problems)
+    collection = collect(read.articles, datetime.now(timezone.utc))
     print(f"all\t{len(collection.main.articles)}")
     for title, feeds in (("topics", collection.topics), ("providers", collection.providers)):
         print(f"\n{title} ({len(feeds)}):")

@@ -98,12 +98,9 @@ def _read_source(path: str | Path, source: str, limits: Limits) -> Article | Pro
 
 
 def read_articles(content_dir: Path, limits: Limits = Limits()) -> tuple[list[Article], list[Problem]]:
-    articles: list[Article] = []
-    problems: list[Problem] = []
-    for path in find_article_files(content_dir):
-        result = read_article(path, content_dir, limits)
-        (articles if isinstance(result, Article) else problems).append(result)
-    return articles, problems
+    """Every article under content_dir and every problem, read in this process, uncached."""
+    report = read_collection(content_dir, limits)
+    return report.articles, report.problems
 
 
 def parse_article(data: bytes, source: str, limits: Limits = Limits()) -> Article | Problem:

@@ -132,7 +132,8 @@ class Progress:
 
 def _read(config: Config, args: argparse.Namespace):
     """The read stage as every command runs it: cached unless --no-cache, on every core."""
-    jobs = getattr(args, "jobs", None) or os.cpu_count() or 1
+    jobs = getattr(args, "jobs", None)
+    jobs = os.cpu_count() or 1 if jobs is None else jobs
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     cache = None

@@ -349,3 +349,9 @@ def test_the_shipped_configuration_finds_the_bundled_sample_from_any_folder(cli,
     run = cli("check")
     assert run.code == 0, run.err
     assert "publishable" in run.err
+
+
+def test_jobs_must_be_at_least_one(cli, tmp_path, content):
+    run = cli("export", tmp_path / "out", "--content", content, "--jobs", "0")
+    assert run.code == 2
+    assert "--jobs" in run.err

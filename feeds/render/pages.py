@@ -23,7 +23,8 @@ def _templates() -> Environment:
 def index_html(collection: Collection, site: Site) -> bytes:
     def row(feed: Feed) -> dict:
         return {
-            "title": feed_title(feed, site), "name": feed.name or site.title, "key": feed.key,
+            "title": feed_title(feed, site), "name": feed.name or site.title,
+            "detail": feed.key if feed.kind == "provider" and feed.key != feed.name else "",
             "count": len(feed.articles), "newest": feed.newest,
             "links": [(FORMAT_NAMES[fmt], fmt, f"{feed.path}.{fmt}") for fmt in FEED_FORMATS],
         }

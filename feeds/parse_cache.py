@@ -103,23 +103,30 @@ class ParseCache:
         self.path = None
 
     def load(self) -> None:
+        discarded = []
         with collector_paused():
             for shard in range(SHARDS):
-                self.entries.update(self._load_shard(shard))
+                self.entries.update(self._load_shard(shard, discarded))
+        if discarded:
+            log.warning("parse cache %s: %d of %d parts discarded (%s); they will be rebuilt",
+                        self.path, len(discarded), SHARDS, ", ".join(sorted(set(discarded))))
 
-    def _load_shard(self, shard: int) -> dict:
+    def _load_shard(self, shard: int, discarded: list[str]) -> dict:
         path = self.path / f"{shard:02x}.pickle"
         try:
             with open(path, "rb") as handle:
                 data = _RecordsOnly(io.BufferedReader(handle)).load()
-            if not (isinstance(data, dict) and data.get("identity") == self.identity
-                    and isinstance(data.get("entries"), dict)):
-                raise ValueError("stale or foreign format")
+            if not (isinstance(data, dict) and isinstance(data.get("entries"), dict)):
+                raise ValueError("not a parse cache")
+            if data.get("identity") != self.identity:
+                discarded.append("written by another version or with other limits")
+                self.dirty.add(shard)
+                return {}
             return data["entries"]
         except FileNotFoundError:
             return {}
         except Exception as error:  # noqa: BLE001 - anything unreadable is simply discarded
-            log.warning("discarding parse cache %s (%s)", path, type(error).__name__)
+            discarded.append(f"unreadable: {type(error).__name__}")
             self.dirty.add(shard)
             return {}
 

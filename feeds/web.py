@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
@@ -76,6 +77,8 @@ class Publisher:
         self.ready: Recent[Prepared] = Recent(PREPARED_DOCUMENTS)
         self._salt = settings_version(self.site)
         self._cache_control = f"public, max-age={config.cache_max_age}"
+        self._issued: dict[str, tuple[str, datetime]] = {}  # document -> (version, Last-Modified)
+        self._issued_lock = threading.Lock()
         self.renders = 0
 
     def document(self, path: str, fmt: str) -> Prepared:
@@ -97,13 +100,33 @@ class Publisher:
                 self.renders += 1
                 entry = (hashlib.blake2b(body, digest_size=16).hexdigest(), body)
                 self.shared.set(key, entry)
-            prepared = self._prepare(entry, fmt, feed_updated(feed, self.site))
+            last_modified = self._last_modified(f"{path}.{fmt}", version, feed_updated(feed, self.site))
+            prepared = self._prepare(entry, fmt, last_modified)
             self.ready.set(key, prepared)
         return prepared
 
+    def _last_modified(self, document: str, version: str, newest: datetime) -> datetime:
+        """The newest item's date — unless that would not move forward.
+
+        An edit that keeps the dates, or the removal of the newest article,
+        changes a feed without a newer item. A client polling with
+        If-Modified-Since alone must still get the new version, so its
+        Last-Modified then becomes the time this process first serves it.
+        """
+        newest = max(newest, EPOCH)
+        with self._issued_lock:
+            issued = self._issued.get(document)
+            if issued is not None and issued[0] == version:
+                return issued[1]
+            last_modified = newest
+            if issued is not None and newest <= issued[1]:
+                now = datetime.now(timezone.utc).replace(microsecond=0)
+                last_modified = max(now, issued[1] + timedelta(seconds=1))
+            self._issued[document] = (version, last_modified)
+            return last_modified
+
     def _prepare(self, entry, fmt: str, last_modified: datetime) -> Prepared:
         etag, body = entry
-        last_modified = max(last_modified, EPOCH)
         headers = [("Content-Type", MEDIA_TYPES[fmt]), ("Content-Length", str(len(body))),
                    ("ETag", f'"{etag}"'), ("Last-Modified", http_date(last_modified)),
                    ("Cache-Control", self._cache_control), ("X-Content-Type-Options", "nosniff")]

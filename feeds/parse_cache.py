@@ -86,7 +86,7 @@ class ParseCache:
     def __init__(self, cache_dir: Path | None, content_dir: Path, limits):
         """With cache_dir None the cache lives in memory only (the web app's
         re-scans use it so, after loading from disk at start-up)."""
-        key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
+        self.key = key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
         self.path = Path(cache_dir) / f"parsed-{key}" if cache_dir is not None else None
         # Parsing rules are part of the key: other limits or code, other results.
         self.identity = (FORMAT, __version__, repr(limits))

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
@@ -21,6 +20,7 @@ from werkzeug.http import http_date
 
 from .cache import Recent, SharedCache
 from .config import Config, load_config
+from .last_modified import LastModifiedLedger
 from .live import LiveContent, Snapshot
 from .parse_cache import default_cache_dir
 from .render import EPOCH, FEED_FORMATS, MEDIA_TYPES, feed_updated, render_feed, settings_version
@@ -77,8 +77,8 @@ class Publisher:
         self.ready: Recent[Prepared] = Recent(PREPARED_DOCUMENTS)
         self._salt = settings_version(self.site)
         self._cache_control = f"public, max-age={config.cache_max_age}"
-        self._issued: dict[str, tuple[str, datetime]] = {}  # document -> (version, Last-Modified)
-        self._issued_lock = threading.Lock()
+        cache_dir = config.cache_dir or default_cache_dir()
+        self.ledger = LastModifiedLedger(cache_dir / f"last-modified-{self.content.cache_key}.sqlite")
         self.renders = 0
 
     def document(self, path: str, fmt: str) -> Prepared:
@@ -100,30 +100,11 @@ class Publisher:
                 self.renders += 1
                 entry = (hashlib.blake2b(body, digest_size=16).hexdigest(), body)
                 self.shared.set(key, entry)
-            last_modified = self._last_modified(f"{path}.{fmt}", version, feed_updated(feed, self.site))
+            last_modified = self.ledger.resolve(f"{path}.{fmt}", f"{self._salt}:{version}",
+                                                max(feed_updated(feed, self.site), EPOCH))
             prepared = self._prepare(entry, fmt, last_modified)
             self.ready.set(key, prepared)
         return prepared
-
-    def _last_modified(self, document: str, version: str, newest: datetime) -> datetime:
-        """The newest item's date — unless that would not move forward.
-
-        An edit that keeps the dates, or the removal of the newest article,
-        changes a feed without a newer item. A client polling with
-        If-Modified-Since alone must still get the new version, so its
-        Last-Modified then becomes the time this process first serves it.
-        """
-        newest = max(newest, EPOCH)
-        with self._issued_lock:
-            issued = self._issued.get(document)
-            if issued is not None and issued[0] == version:
-                return issued[1]
-            last_modified = newest
-            if issued is not None and newest <= issued[1]:
-                now = datetime.now(timezone.utc).replace(microsecond=0)
-                last_modified = max(now, issued[1] + timedelta(seconds=1))
-            self._issued[document] = (version, last_modified)
-            return last_modified
 
     def _prepare(self, entry, fmt: str, last_modified: datetime) -> Prepared:
         etag, body = entry

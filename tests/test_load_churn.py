@@ -6,8 +6,10 @@ half-written for a moment).
 Every answer must be a 200 with a complete, valid document or a correct 304:
 one whose ETag is the validator the client sent and a version that some 200
 for that URL carried, with the same bytes every time. No 5xx, no dropped
-connection, no traceback in the server's log, and once the churn stops the
-feeds show exactly what the folder holds.
+connection, no Last-Modified later than the response's Date, no traceback in
+the server's log, and once the churn stops the feeds show exactly what the
+folder holds. Two small tests below pin down If-Modified-Since and
+Last-Modified cases the load brought up.
 
 Slow: run with `pytest -m slow tests/test_load_churn.py -s`; FEEDS_LOAD_SECONDS
 sets the duration of the load (default 60).
@@ -27,6 +29,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -192,7 +195,11 @@ class Churn:
         )
         roll = rng.random()
         if roll < 0.1:
-            fields["updatedDateTime"] = self.dates[name] + timedelta(hours=rng.randint(1, 500))
+            # Updated later, but not in the future: Last-Modified must not run ahead of the clock
+            # (test_last_modified_is_never_in_the_future covers an updatedDateTime ahead).
+            updated = self.dates[name] + timedelta(hours=rng.randint(1, 500))
+            fields["updatedDateTime"] = min(updated, datetime.now(timezone.utc).replace(microsecond=0)
+                                            - timedelta(seconds=1))
         elif roll < 0.15:
             fields["published"] = False  # a draft
         elif roll < 0.2:
@@ -258,6 +265,7 @@ class Load:
     seed: int
     records: list[list[Record]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    ahead: list[str] = field(default_factory=list)  # responses whose Last-Modified is later than their Date
     history: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # url -> ETags seen in 200s
     seen_bodies: dict[str, tuple[str, str]] = field(default_factory=dict)  # digest -> (fmt, url)
 
@@ -318,11 +326,20 @@ class Load:
                 self.check_200(record, response, body)
                 if etag:
                     cache[url] = (etag, response.getheader("Last-Modified"))
-            elif status == 304 and body:
+            if status in (200, 304):
+                self.check_dates(url, status, response)
+            if status == 304 and body:
                 self.errors.append(f"{url}: a 304 with a body of {len(body)} bytes")
             mine.append(record)
         if connection is not None:
             connection.close()
+
+    def check_dates(self, url: str, status: int, response) -> None:
+        """RFC 9110 8.8.2.1: an origin server with a clock MUST NOT send a
+        Last-Modified later than the time of the message (its Date)."""
+        modified, date = response.getheader("Last-Modified"), response.getheader("Date")
+        if modified and date and parsedate_to_datetime(modified) > parsedate_to_datetime(date):
+            self.ahead.append(f"{status} for {url}: Last-Modified {modified}, Date {date}")
 
     def check_200(self, record: Record, response, body: bytes) -> None:
         url, fmt = record.url, url_format(record.url)
@@ -480,18 +497,28 @@ def test_polling_under_load_while_articles_change(tmp_path):
     for r in records:
         if r.status == 200:
             bodies_by_version[(r.url, r.etag)].add(r.body)
+    statuses_by_mode = defaultdict(Counter)
+    for r in records:
+        statuses_by_mode[r.mode][r.status] += 1
     changes_seen = sum(1 for r in records if r.status == 200 and r.mode in ("inm", "inm+ims") and r.etag != r.sent[0])
-    stale_ims = sum(1 for r in records if r.status == 304 and r.mode == "ims" and r.etag != r.cached)
+    # If-Modified-Since alone: a 304 naming a version first seen after the
+    # client's copy told that client its older copy was current (reported
+    # here; asserted by test_if_modified_since_alone_does_not_hide_a_change).
+    order = {url: {etag: n for n, etag in enumerate(etags)} for url, etags in load.history.items()}
+    other_ims = sum(1 for r in records if r.status == 304 and r.mode == "ims" and r.etag != r.cached)
+    stale_ims = sum(1 for r in records if r.status == 304 and r.mode == "ims" and r.etag != r.cached
+                    and order[r.url].get(r.etag, len(order[r.url])) > order[r.url][r.cached])
     skipped = log.count(" skipped ")
     summary = (f"load: {elapsed:.0f} s (seed {seed}), {len(records)} requests ({len(records) / elapsed:.0f}/s) "
                f"on {CLIENTS} keep-alive clients; statuses {dict(sorted(statuses.items()))}; "
                f"modes {dict(Counter(r.mode for r in records))}; "
                f"distinct ETags per URL {dict(sorted((u, len(e)) for u, e in etags_by_url.items()))}; "
                f"200s with a new ETag for a validating client: {changes_seen}; "
-               f"If-Modified-Since-only 304s for a copy that had changed: {stale_ims}; "
+               f"304s to If-Modified-Since alone: {statuses_by_mode['ims'][304]}, naming another version "
+               f"{other_ims}, a newer one (the client's copy was out of date) {stale_ims}; "
                f"churn {sum(v for k, v in churn.ops.items() if k.startswith(('add', 'edit', 'delete')))} operations "
                f"{dict(sorted(churn.ops.items()))}; files skipped by the server (log): {skipped}; "
-               f"distinct bodies validated: {len(load.seen_bodies)}")
+               f"distinct bodies validated: {len(load.seen_bodies)}; Last-Modified later than Date: {len(load.ahead)}")
     print("\n" + summary)
 
     assert not load.errors, f"{len(load.errors)} client errors, first: {load.errors[:5]}\n{summary}{tail}"
@@ -510,7 +537,9 @@ def test_polling_under_load_while_articles_change(tmp_path):
     for r in records:
         if r.status != 304:
             continue
-        if r.mode == "inm-bogus" or (r.mode != "ims" and r.etag not in r.sent) or (r.etag not in etags_by_url.get(r.url, ())):
+        if r.mode == "ims":
+            continue  # no ETag sent: see test_if_modified_since_alone_does_not_hide_a_change
+        if r.mode == "inm-bogus" or r.etag not in r.sent or r.etag not in etags_by_url.get(r.url, ()):
             wrong_304.append(r)
     assert not wrong_304, f"{len(wrong_304)} wrong 304s, first: {wrong_304[:5]}\n{summary}{tail}"
 
@@ -519,6 +548,9 @@ def test_polling_under_load_while_articles_change(tmp_path):
 
     assert not stale, f"after the churn stopped, the feeds do not show the folder: {stale[:6]}\n{summary}{tail}"
 
+    assert not load.ahead, (f"{len(load.ahead)} responses with a Last-Modified later than their Date, first: "
+                            f"{load.ahead[:3]}, last: {load.ahead[-3:]}\n{summary}{tail}")
+
     # The test did what it says: real load, real changes seen, real 304s.
     assert len(records) >= MIN_REQUESTS_PER_SECOND * LOAD_SECONDS, summary
     assert statuses[304] >= len(records) // 10, summary
@@ -526,3 +558,85 @@ def test_polling_under_load_while_articles_change(tmp_path):
     assert len(churn.changed_at) >= 0.5 * LOAD_SECONDS / CHURN_PERIOD, summary
     assert min(len(etags_by_url.get(f"/feed.{fmt}", ())) for fmt in ("atom", "rss", "json")) >= min(
         10, LOAD_SECONDS / 2), summary
+
+
+def _edit_older(content: Path, title: str) -> None:
+    """A correction to the older article; its dates stay as they were."""
+    write_article(content, "older.md", title=title, webUrl="https://example.com/older",
+                  publishedDateTime=datetime(2024, 2, 1, tzinfo=timezone.utc))
+
+
+def _changed(server: LoadServer, etag: str) -> tuple[int, dict, bytes]:
+    """The first plain GET of /feed.json with an ETag other than `etag`."""
+    deadline = time.monotonic() + 10
+    while (current := server.request("GET", "/feed.json"))[1]["etag"] == etag:
+        assert time.monotonic() < deadline, "the change never showed up"
+        time.sleep(0.1)
+    return current
+
+
+@pytest.mark.parametrize("change", ["edit", "removal", "edit after a restart"])
+def test_if_modified_since_alone_does_not_hide_a_change(tmp_path, change):
+    """A poller that sends only If-Modified-Since (with the Last-Modified it
+    was given) must not be told its copy is current once the feed's bytes have
+    changed: not after an edit that keeps the dates, not after the newest
+    article is removed, and not after the server restarts (or a new worker
+    takes over) and then the feed changes again."""
+    content = tmp_path / "content"
+    write_article(content, "newest.md", title="Newest story", webUrl="https://example.com/newest",
+                  publishedDateTime=datetime(2024, 3, 1, tzinfo=timezone.utc))
+    _edit_older(content, "Older story")
+    server = LoadServer(content, workers=1)
+    try:
+        status, held, _ = server.request("GET", "/feed.json")
+        assert status == 200
+        if change == "removal":
+            (content / "newest.md").unlink()
+        else:
+            _edit_older(content, "Older story, corrected")
+        current = _changed(server, held["etag"])
+        if change == "edit after a restart":
+            held = current[1]  # the client has the corrected version, with its Last-Modified
+            server.stop()
+            server = LoadServer(content, workers=1)
+            _edit_older(content, "Older story, corrected twice")
+            current = _changed(server, held["etag"])
+        status, headers, body = server.request("GET", "/feed.json", {"If-Modified-Since": held["last-modified"]})
+    finally:
+        server.stop()
+    assert status == 200 and body == current[2], (
+        f"after the {change}, If-Modified-Since: {held['last-modified']} (the Last-Modified of the client's copy, "
+        f"ETag {held['etag']}) got {status} with ETag {headers.get('etag')} (the feed's current version, "
+        f"Last-Modified {current[1]['last-modified']}): the client keeps a copy that is out of date")
+
+
+@pytest.mark.parametrize("case", ["quick edits", "updatedDateTime ahead"])
+def test_last_modified_is_never_in_the_future(tmp_path, case):
+    """RFC 9110 8.8.2.1: an origin server with a clock MUST NOT send a
+    Last-Modified later than the message's Date. Neither several edits in
+    quick succession nor an article whose updatedDateTime lies ahead (a typo,
+    a wrong zone) may push it past the clock."""
+    content = tmp_path / "content"
+    write_article(content, "newest.md", title="Newest story", webUrl="https://example.com/newest",
+                  publishedDateTime=datetime(2024, 3, 1, tzinfo=timezone.utc))
+    _edit_older(content, "Older story")
+    server = LoadServer(content, workers=1)
+    seen = []
+    try:
+        status, headers, _ = server.request("GET", "/feed.json")
+        seen.append(headers)
+        if case == "quick edits":
+            for n in range(6):  # each one seen by the server, about RELOAD_INTERVAL apart
+                _edit_older(content, f"Older story, correction {n}")
+                seen.append(_changed(server, seen[-1]["etag"])[1])
+        else:
+            write_article(content, "older.md", title="Older story", webUrl="https://example.com/older",
+                          publishedDateTime=datetime(2024, 2, 1, tzinfo=timezone.utc),
+                          updatedDateTime=datetime.now(timezone.utc) + timedelta(days=30))
+            seen.append(_changed(server, seen[-1]["etag"])[1])
+            seen.append(server.request("GET", "/feed.json", {"If-None-Match": seen[-1]["etag"]})[1])
+    finally:
+        server.stop()
+    ahead = [(h["last-modified"], h["date"]) for h in seen
+             if parsedate_to_datetime(h["last-modified"]) > parsedate_to_datetime(h["date"])]
+    assert not ahead, f"Last-Modified later than Date ({case}): {ahead}"

@@ -161,6 +161,8 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
         raise Unreadable(f"broken front matter: {problem}{_where(error)}") from None
     except RecursionError:
         raise Unreadable("front matter is nested too deeply") from None
+    except Exception as error:  # noqa: BLE001 - PyYAML's constructors can fail on odd tagged values
+        raise Unreadable(f"broken front matter: a value cannot be read ({type(error).__name__})") from None
     if not isinstance(meta, dict):
         raise Unreadable(f"front matter is not a mapping of keys to values (it is a {_kind(meta)})")
     if "*" in fm:
@@ -245,7 +247,7 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         raise Unreadable("no http(s) link: webUrl and originalUrl are missing or not web addresses")
     provider = meta.get("provider") if isinstance(meta.get("provider"), dict) else {}
     provider_key = hostname(provider.get("domain")) or hostname(_host_of(link)) or "unknown"
-    provider_name = truncate(plain_text(scalar_text(provider.get("name")) or ""), limits.max_name_chars) or provider_key
+    provider_name = truncate(plain_text(scalar_text(provider.get("name")) or "") or provider_key, limits.max_name_chars)
     summary = truncate(plain_text(scalar_text(meta.get("excerpt")) or ""), limits.max_summary_chars)
     article = Article(
         source=source,

@@ -18,7 +18,7 @@ _URL_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 # Most links need no repair at all; checking that is far cheaper than rebuilding them.
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _URL_CHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})"
-_PLAIN_URL = re.compile(rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?"
+_PLAIN_URL = re.compile(rf"^https?://{_LABEL}(?:\.{_LABEL})*"
                         rf"(?:/{_URL_CHAR}*)?(?:\?(?:{_URL_CHAR}|\?)*)?(?:#(?:{_URL_CHAR}|\?)*)?$")
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _MARKUP = re.compile(r"[<&]")

@@ -88,6 +88,11 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
             report.unchanged.append(doc.relpath)
         else:
             stale.append((index, target))
+    if stale:
+        # Until this run completes, no file it may replace can be trusted and
+        # every file it may create must be known: a killed run leaves exactly that.
+        interim = {**previous, **manifest, **{docs[index].relpath: [None, None] for index, _ in stale}}
+        _write_manifest(root, settings, interim)
     total, done = len(docs), len(report.unchanged)
     if progress:
         progress(done, total)

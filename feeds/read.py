@@ -56,17 +56,12 @@ class Unreadable(Exception):
     """A file that cannot become an article; the message says why."""
 
 
-def find_article_files(content_dir: Path) -> list[Path]:
-    """Every *.md under content_dir, recursively, in a stable order.
+def _article_entries(top: str, prefix: str = ""):
+    """(relative name, DirEntry) of every *.md under top, sorted, depth first.
 
     Hidden files and folders (.git, editors' swap files) and a repository's
     README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
     """
-    return [Path(entry.path) for _, entry in _article_entries(str(content_dir))]
-
-
-def _article_entries(top: str, prefix: str = ""):
-    """(relative name, DirEntry) of every article file, sorted, depth first."""
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):

@@ -27,16 +27,17 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, content: Path, workers: int = 2, **env):
+    def __init__(self, content: Path, workers: int = 2, threads: int = 2, reload_interval: float = 0.3,
+                 options: tuple[str, ...] = ("--access-logfile", "-"), **env):
         self.port = free_port()
         self.content = content
-        environment = {**os.environ, "FEEDS_CONTENT": str(content), "FEEDS_RELOAD_INTERVAL": "0.3",
+        environment = {**os.environ, "FEEDS_CONTENT": str(content), "FEEDS_RELOAD_INTERVAL": str(reload_interval),
                        "FEEDS_BASE_URL": f"http://127.0.0.1:{self.port}/", **env}
         environment.pop("FEEDS_CONFIG", None)
         self.log = open(content.parent / "gunicorn.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", "2", "--access-logfile", "-", "wsgi:app"],
+             "--threads", str(threads), *options, "wsgi:app"],
             cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

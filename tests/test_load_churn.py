@@ -83,24 +83,7 @@ class LoadServer(Server):
     then the application's own: reloads, skipped files, errors)."""
 
     def __init__(self, content: Path, workers: int = 2, threads: int = 4, **env):
-        self.port = free_port()
-        environment = {**os.environ, "FEEDS_CONTENT": str(content), "FEEDS_RELOAD_INTERVAL": str(RELOAD_INTERVAL),
-                       "FEEDS_BASE_URL": f"http://127.0.0.1:{self.port}/", **env}
-        environment.pop("FEEDS_CONFIG", None)
-        self.log = open(content.parent / "gunicorn.log", "w+")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--keep-alive", "5", "wsgi:app"],
-            cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not start: " + self.output())
+        super().__init__(content, workers, threads, RELOAD_INTERVAL, ("--keep-alive", "5"), **env)
 
     def stop(self) -> str:
         """Stop the server; its whole log, shutdown included."""

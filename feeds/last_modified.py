@@ -5,7 +5,8 @@ dates, or removing the newest article, changes the feed without a newer
 item; a client polling with If-Modified-Since alone would then be told its
 stale copy is current. So the ledger remembers, per document, the version
 and Last-Modified last handed out: a new version whose newest item is not
-newer gets the current time instead. Nothing is ever later than now.
+newer gets the current time instead, and always a later second than the
+version it replaces. Nothing is ever later than now.
 
 The ledger is a small SQLite file beside the parse cache, so all workers of
 a host and restarts agree; without a writable folder it lives in memory.
@@ -30,15 +31,25 @@ class LastModifiedLedger:
         self._pid: int | None = None
         self._memory: dict[str, tuple[str, int]] = {}
 
-    def resolve(self, document: str, version: str, newest: datetime, now: datetime | None = None) -> datetime:
+    def resolve(self, document: str, version: str, newest: datetime,
+                now: datetime | None = None) -> datetime | None:
+        """The Last-Modified of this version of the document.
+
+        None while it cannot be told apart from its predecessor's: a version
+        that replaced one dated this very second is dated the next second,
+        and HTTP dates cannot be in the future. Serve it without
+        Last-Modified until then (clients fall back to the ETag or a full GET).
+        """
         now_s = int((now or datetime.now(timezone.utc)).timestamp())
         newest_s = min(int(newest.timestamp()), now_s)
         with self._lock:
             row = self._get(document)
             if row is not None and row[0] == version:
-                return _at(min(row[1], now_s))
-            seconds = newest_s if row is None or newest_s > row[1] else now_s
-            return _at(self._put(document, version, seconds))
+                seconds = row[1]
+            else:
+                seconds = newest_s if row is None or newest_s > row[1] else max(now_s, row[1] + 1)
+                seconds = self._put(document, version, seconds)
+        return _at(seconds) if seconds <= now_s else None
 
     def _get(self, document: str) -> tuple[str, int] | None:
         db = self._db()

@@ -44,7 +44,7 @@ class Prepared:
 
     etag: str
     body: bytes
-    last_modified: datetime
+    last_modified: datetime | None  # None: not yet datable (see LastModifiedLedger.resolve)
     headers: tuple[tuple[str, str], ...]
 
 
@@ -93,8 +93,8 @@ class Publisher:
             feed, version = snapshot.collection.main, snapshot.pages_version
         key = f"{self._salt}:{path}.{fmt}:{version}"
         prepared = self.ready.get(key)
-        if prepared is None:
-            entry = self.shared.get(key)
+        if prepared is None or prepared.last_modified is None:
+            entry = (prepared.etag, prepared.body) if prepared else self.shared.get(key)
             if entry is None:
                 body = render_feed(feed, fmt, self.site) if fmt in FEED_FORMATS else _page(snapshot, fmt, self.site)
                 self.renders += 1
@@ -106,11 +106,12 @@ class Publisher:
             self.ready.set(key, prepared)
         return prepared
 
-    def _prepare(self, entry, fmt: str, last_modified: datetime) -> Prepared:
+    def _prepare(self, entry, fmt: str, last_modified: datetime | None) -> Prepared:
         etag, body = entry
-        headers = [("Content-Type", MEDIA_TYPES[fmt]), ("Content-Length", str(len(body))),
-                   ("ETag", f'"{etag}"'), ("Last-Modified", http_date(last_modified)),
-                   ("Cache-Control", self._cache_control), ("X-Content-Type-Options", "nosniff")]
+        headers = [("Content-Type", MEDIA_TYPES[fmt]), ("Content-Length", str(len(body))), ("ETag", f'"{etag}"')]
+        if last_modified is not None:
+            headers.append(("Last-Modified", http_date(last_modified)))
+        headers += [("Cache-Control", self._cache_control), ("X-Content-Type-Options", "nosniff")]
         if fmt == "html":
             headers += HTML_SECURITY_HEADERS
         return Prepared(etag, body, last_modified, tuple(headers))

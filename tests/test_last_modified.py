@@ -24,6 +24,18 @@ def test_a_change_without_a_newer_item_is_dated_when_first_served(tmp_path):
     assert ledger.resolve("feed.atom", "v3-removed", MARCH, NOW + timedelta(minutes=5)) == NOW + timedelta(minutes=5)
 
 
+def test_two_changes_in_one_second_get_different_dates(tmp_path):
+    """If-Modified-Since has one-second resolution: a second change within the
+    second the first was dated must not share its date, or a client holding the
+    first would be told it is current. It goes without Last-Modified until the
+    clock reaches the next second."""
+    ledger = LastModifiedLedger(tmp_path / "lm.sqlite")
+    ledger.resolve("feed.atom", "v1", APRIL, NOW)
+    assert ledger.resolve("feed.atom", "v2", APRIL, NOW) == NOW
+    assert ledger.resolve("feed.atom", "v3", APRIL, NOW + timedelta(milliseconds=500)) is None
+    assert ledger.resolve("feed.atom", "v3", APRIL, NOW + timedelta(seconds=1)) == NOW + timedelta(seconds=1)
+
+
 def test_last_modified_is_never_later_than_now(tmp_path):
     ledger = LastModifiedLedger(tmp_path / "lm.sqlite")
     assert ledger.resolve("feed.atom", "v1", NOW + timedelta(days=30), NOW) == NOW

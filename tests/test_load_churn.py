@@ -558,6 +558,19 @@ def _changed(server: LoadServer, etag: str) -> tuple[int, dict, bytes]:
     return current
 
 
+def _dated(server: LoadServer, etag: str) -> tuple[int, dict, bytes]:
+    """The first plain GET of /feed.json that gives version `etag` a Last-Modified.
+
+    A version that replaced one dated the same second goes without
+    Last-Modified until the clock passes that second."""
+    deadline = time.monotonic() + 10
+    while "last-modified" not in (current := server.request("GET", "/feed.json"))[1]:
+        assert current[1]["etag"] == etag, "the feed changed while waiting for its date"
+        assert time.monotonic() < deadline, "the version never got a Last-Modified"
+        time.sleep(0.1)
+    return current
+
+
 @pytest.mark.parametrize("change", ["edit", "removal", "edit after a restart"])
 def test_if_modified_since_alone_does_not_hide_a_change(tmp_path, change):
     """A poller that sends only If-Modified-Since (with the Last-Modified it
@@ -579,7 +592,7 @@ def test_if_modified_since_alone_does_not_hide_a_change(tmp_path, change):
             _edit_older(content, "Older story, corrected")
         current = _changed(server, held["etag"])
         if change == "edit after a restart":
-            held = current[1]  # the client has the corrected version, with its Last-Modified
+            held = _dated(server, current[1]["etag"])[1]  # the client has the corrected version, with its Last-Modified
             server.stop()
             server = LoadServer(content, workers=1)
             _edit_older(content, "Older story, corrected twice")
@@ -620,6 +633,10 @@ def test_last_modified_is_never_in_the_future(tmp_path, case):
             seen.append(server.request("GET", "/feed.json", {"If-None-Match": seen[-1]["etag"]})[1])
     finally:
         server.stop()
-    ahead = [(h["last-modified"], h["date"]) for h in seen
-             if parsedate_to_datetime(h["last-modified"]) > parsedate_to_datetime(h["date"])]
+    assert "last-modified" in seen[0]
+    ahead = [(h["last-modified"], h["date"]) for h in seen if "last-modified" in h
+             and parsedate_to_datetime(h["last-modified"]) > parsedate_to_datetime(h["date"])]
     assert not ahead, f"Last-Modified later than Date ({case}): {ahead}"
+    versions = {h["etag"]: parsedate_to_datetime(h["last-modified"]) for h in seen if "last-modified" in h}
+    dates = list(versions.values())
+    assert dates == sorted(set(dates)), f"two versions share a Last-Modified ({case}): {versions}"

@@ -141,14 +141,15 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise Unreadable(f"not UTF-8 (invalid byte at offset {error.start})") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip()
-    text = _YAML_UNACCEPTABLE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.lstrip()
+    # Each character refused is non-printable: most files pass the cheap check.
+    if not text.replace("\n", "").isprintable():
+        text = _YAML_UNACCEPTABLE.sub("", text)
     if not _YAML.detect(text):
         raise Unreadable("no front matter: the file must start with a '---' line")
-    try:
-        fm, _body = _YAML.split(text)
-    except ValueError:
-        raise Unreadable("front matter is not closed by a '---' line") from None
+    fm = _front_matter_text(text)
     try:
         meta = _load_yaml(fm)
     except yaml.constructor.ConstructorError as error:
@@ -166,6 +167,27 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
     if "*" in fm:
         _check_expansion(meta, limits.max_yaml_nodes)
     return meta
+
+
+def _front_matter_text(text: str) -> str:
+    """The text between the opening '---' line and the next line of dashes.
+
+    python-frontmatter finds it with a multi-line regular expression over the
+    whole file; the usual case (the closing line is plain '---') is found
+    directly, anything else is left to it.
+    """
+    first = text.find("\n")
+    close = text.find("\n---", first) if first >= 0 else -1
+    if close >= 0:
+        end = text.find("\n", close + 1)
+        line = text[close + 1:] if end < 0 else text[close + 1:end]
+        if not line.rstrip().strip("-"):
+            return text[first + 1:close + 1]
+    try:
+        fm, _body = _YAML.split(text)
+    except ValueError:
+        raise Unreadable("front matter is not closed by a '---' line") from None
+    return fm
 
 
 def _load_yaml(fm: str) -> object:
@@ -377,9 +399,12 @@ def _dimension(value: object) -> int | None:
 
 
 def _with_digest(article: Article) -> Article:
+    image = article.image
+    # Plain values only: the records' generated reprs cost more than the hash.
     fields = (article.link, article.title, article.summary, article.published.isoformat(),
               article.updated.isoformat(), article.draft, article.provider_key,
-              article.provider_name, article.topics, article.image)
+              article.provider_name, [(t.slug, t.name) for t in article.topics],
+              image and (image.url, image.width, image.height, image.title))
     digest = hashlib.blake2b(repr(fields).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     object.__setattr__(article, "digest", digest)
     return article

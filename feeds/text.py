@@ -39,6 +39,10 @@ def scalar_text(value: object) -> str | None:
 
 def clean_line(value: str) -> str:
     """One line of publishable text: no forbidden characters, single spaces."""
+    # Every character cleaned here is non-printable, and the only printable
+    # white space is " ": most text passes this check and is returned as is.
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value
     return _WHITESPACE.sub(" ", _UNPUBLISHABLE.sub("", value)).strip()
 
 

@@ -124,6 +124,57 @@ def test_a_secured_value_on_the_line_of_a_yaml_error_is_not_quoted(content):
     assert SECRET not in problem.message and SECRET.split(";")[0] not in problem.message
 
 
+# --- How front matter is read ---------------------------------------------------
+
+def front(lines: str) -> bytes:
+    return ("---\n" + lines + "publishedDateTime: 2024-05-01T08:00:00Z\nwebUrl: https://example.com/a\n---\n").encode()
+
+
+@pytest.mark.parametrize("title", ["Yes", "No", "on", "1:30", "null island"])
+def test_a_title_that_looks_like_another_type_is_published_as_written(content, title):
+    """Front matter is YAML 1.2: `Yes` is a word, not a boolean, and `1:30` is
+    not ninety."""
+    article = published(read_bytes(content, "words.md", front(f"title: {title}\n")))
+    assert article.title == title
+
+
+def test_anchors_and_merge_keys_are_honoured(content):
+    data = front("title: Merged\nbase: &base\n  name: Example News\n  domain: news.example.org\n"
+                 "provider:\n  <<: *base\n  name: Example News Daily\n")
+    article = published(read_bytes(content, "merge.md", data))
+    assert (article.provider_key, article.provider_name) == ("news.example.org", "Example News Daily")
+
+
+def test_a_quoted_title_continued_on_an_unindented_line_is_still_read(content):
+    """Strict YAML 1.2 wants continuation lines indented; hand-written files
+    often are not, and the article is not lost for it."""
+    data = front('title: "A title that\ncontinues on the next line"\n')
+    assert published(read_bytes(content, "wrapped.md", data)).title == "A title that continues on the next line"
+
+
+def test_a_repeated_key_takes_its_last_value(content):
+    assert published(read_bytes(content, "twice.md", front("title: First\ntitle: Second\n"))).title == "Second"
+
+
+def test_a_nul_byte_does_not_cut_the_front_matter_short(content):
+    data = front("title: Before\x00after\n")
+    article = published(read_bytes(content, "nul.md", data))
+    assert (article.title, article.link) == ("Beforeafter", "https://example.com/a")
+
+
+@pytest.mark.parametrize("closing", ["-----", "---   ", "---\t"])
+def test_the_closing_line_may_have_more_dashes_or_trailing_blanks(content, closing):
+    data = front("title: Closed\n").decode().replace("\n---\n", f"\n{closing}\n", 1)
+    data = data[:-1] + "\nBody text.\n---\nmore: body\n"
+    article = published(read_bytes(content, "closing.md", data.encode()))
+    assert (article.title, article.link) == ("Closed", "https://example.com/a")
+
+
+def test_a_line_starting_with_dashes_inside_the_front_matter_does_not_close_it(content):
+    article = published(read_bytes(content, "dashes.md", front("title: Dashes\n---not a boundary: x\n")))
+    assert (article.title, article.link) == ("Dashes", "https://example.com/a")
+
+
 # --- Text that needs cleaning is cleaned, not refused --------------------------
 
 def test_control_characters_are_removed_from_the_title_and_excerpt(content):

@@ -185,6 +185,11 @@ def test_control_characters_are_removed_from_the_title_and_excerpt(content):
     assert article.summary == CONTROL.sub("", excerpt)
 
 
+@pytest.mark.parametrize("title", ["  Spaced   out title ", "Spaced out\ttitle", "Spaced\u00a0out  title"])
+def test_runs_of_white_space_in_a_title_become_single_spaces(content, title):
+    assert published(read(content, title=title)).title == "Spaced out title"
+
+
 def test_raw_control_bytes_in_the_file_do_not_make_it_unreadable(content):
     data = article_text(title="Raw control").replace("Raw control", "Raw\x07\x01 control").encode()
     assert published(read_bytes(content, "raw.md", data)).title == "Raw control"

@@ -148,8 +148,9 @@ def _render_job(index: int):
 
 
 def _render_one(docs: list[Document], index: int, target: Path) -> tuple[int, bool, tuple]:
-    written = write_if_changed(target, docs[index].render())
-    return index, written, _stamp(target)
+    data = docs[index].render()
+    written = write_if_changed(target, data)
+    return index, written, (len(data),)  # what _stamp reads back from the file
 
 
 def _stamp(path: Path) -> tuple | None:
@@ -188,15 +189,18 @@ def write_if_changed(target: Path, data: bytes) -> bool:
 
 def atomic_write(target: Path, data: bytes) -> None:
     """Replace target with data so readers see either the old or the new file."""
-    _make_dir(target.parent)
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except (FileNotFoundError, NotADirectoryError):  # folders are made on first use, not checked per file
+            _make_dir(target.parent)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as error:
         raise ExportError(f"{target.parent}: cannot write: {error.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o644)
+            os.fchmod(fd, 0o644)
         os.replace(tmp, target)
     except OSError as error:
         try:

@@ -13,6 +13,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 
 import frontmatter
@@ -59,6 +61,9 @@ class Unreadable(Exception):
     """A file that cannot become an article; the message says why."""
 
 
+_NAME = attrgetter("name")
+
+
 def _article_entries(top: str, prefix: str = ""):
     """(relative name, DirEntry) of every *.md under top, sorted, depth first.
 
@@ -66,7 +71,7 @@ def _article_entries(top: str, prefix: str = ""):
     README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
     """
     try:
-        entries = sorted(os.scandir(top), key=lambda e: e.name)
+        entries = sorted(os.scandir(top), key=_NAME)
     except (FileNotFoundError, NotADirectoryError):
         return
     for entry in entries:
@@ -120,6 +125,8 @@ def _relative_name(path: Path, content_dir: Path) -> str:
 
 def _printable(name: str) -> str:
     """A file name for messages: printable even when it is not valid UTF-8."""
+    if name.isascii():  # no undecodable bytes (they are kept as non-ASCII surrogates)
+        return name
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
@@ -288,7 +295,9 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         raise Unreadable("no http(s) link: webUrl and originalUrl are missing or not web addresses")
     provider = meta.get("provider") if isinstance(meta.get("provider"), dict) else {}
     provider_key = hostname(provider.get("domain")) or hostname(_host_of(link)) or "unknown"
-    provider_name = truncate(plain_text(scalar_text(provider.get("name")) or "") or provider_key, limits.max_name_chars)
+    name = provider.get("name")
+    provider_name = (_provider_name(name, provider_key, limits.max_name_chars) if isinstance(name, str)
+                     else _provider_name_of(name, provider_key, limits.max_name_chars))
     summary = truncate(plain_text(scalar_text(meta.get("excerpt")) or ""), limits.max_summary_chars)
     article = Article(
         source=source,
@@ -305,6 +314,15 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         image=_first_image(meta.get("images")),
     )
     return _with_digest(article)
+
+
+@lru_cache(maxsize=65536)  # providers are few and publish many articles each
+def _provider_name(raw: str, key: str, max_chars: int) -> str:
+    return _provider_name_of(raw, key, max_chars)
+
+
+def _provider_name_of(raw: object, key: str, max_chars: int) -> str:
+    return truncate(plain_text(scalar_text(raw) or "") or key, max_chars)
 
 
 def plain_title(value: object) -> str:
@@ -374,11 +392,21 @@ def _topics(value: object, limits: Limits) -> tuple[Topic, ...]:
     names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     topics: dict[str, Topic] = {}
     for raw in names:
-        name = truncate(plain_text(scalar_text(raw) or ""), limits.max_name_chars)
-        slug = topic_slug(name) if name else ""
-        if slug and slug not in topics:
-            topics[slug] = Topic(slug, name)
+        topic = _topic(raw, limits.max_name_chars) if isinstance(raw, str) else _topic_of(raw, limits.max_name_chars)
+        if topic is not None and topic.slug not in topics:
+            topics[topic.slug] = topic
     return tuple(topics.values())
+
+
+@lru_cache(maxsize=65536)  # a collection has few topic names, repeated by thousands of articles
+def _topic(raw: str, max_chars: int) -> Topic | None:
+    return _topic_of(raw, max_chars)
+
+
+def _topic_of(raw: object, max_chars: int) -> Topic | None:
+    name = truncate(plain_text(scalar_text(raw) or ""), max_chars)
+    slug = topic_slug(name) if name else ""
+    return Topic(slug, name) if slug else None
 
 
 def _first_image(value: object) -> Image | None:
@@ -445,6 +473,10 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     todo: list[tuple[Path, str, tuple]] = []
     for name, entry in _article_entries(str(content_dir)):
         source = _printable(name)
+        if cache is None:  # stamps are only for the cache
+            todo.append((entry.path, source, None))
+            results[source] = None
+            continue
         try:
             stamp = stamp_of(entry.stat())
         except OSError:

@@ -19,7 +19,8 @@ def json_feed(feed: Feed, site: Site) -> bytes:
         "language": site.language,
         "items": [_item(article) for article in items(feed, site)],
     }
-    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    # Compact: with indentation the json module falls back to its pure-Python encoder.
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _item(article: Article) -> dict:

@@ -12,6 +12,7 @@ from . import (feed_description, feed_title, feed_updated, feed_url, items,
                provider_home, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 GENERATOR = "feeds"
 
 
@@ -46,11 +47,37 @@ class MediaEntryExtension(BaseEntryExtension):
     extend_rss = extend_atom
 
 
+class CreatorExtension(BaseExtension):
+    """Dublin Core namespace for the RSS channel."""
+
+    def extend_ns(self):
+        return {"dc": DC_NS}
+
+
+class CreatorEntryExtension(BaseEntryExtension):
+    """<dc:creator>, how RSS names an item's source without an email address.
+
+    feedgen's bundled `dc` extension checks all fifteen Dublin Core elements
+    on every item; it was a tenth of the time spent rendering RSS.
+    """
+
+    def __init__(self):
+        self._name: str | None = None
+
+    def creator(self, name: str) -> None:
+        self._name = name
+
+    def extend_rss(self, entry):
+        if self._name:
+            xml_elem(f"{{{DC_NS}}}creator", entry).text = self._name
+        return entry
+
+
 def _generator(feed: Feed, fmt: str, site: Site) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("media", MediaExtension, MediaEntryExtension)
     if fmt == "rss":
-        fg.load_extension("dc", atom=False, rss=True)
+        fg.register_extension("dc", CreatorExtension, CreatorEntryExtension, atom=False, rss=True)
     self_url = feed_url(feed, fmt, site)
     updated = feed_updated(feed, site)
     fg.id(self_url)
@@ -77,7 +104,7 @@ def _generator(feed: Feed, fmt: str, site: Site) -> FeedGenerator:
             entry.author(name=article.provider_name, uri=provider_home(article))
             entry.summary(summary_text(article), type="text")
         else:
-            entry.dc.dc_creator(article.provider_name)
+            entry.dc.creator(article.provider_name)
             # RSS descriptions are HTML: escape so readers show the plain text as written.
             entry.description(html.escape(summary_text(article), quote=False))
         if article.topics:  # one call: feedgen re-checks the whole list on every call

@@ -94,11 +94,13 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
         interim = {**previous, **manifest, **{docs[index].relpath: [None, None] for index, _ in stale}}
         _write_manifest(root, settings, interim)
     total, done = len(docs), len(report.unchanged)
+    targets = dict(stale)
     if progress:
         progress(done, total)
-    for index, written, stamp in _render_all(docs, stale, workers):
+    for index, data in _render_all(docs, stale, workers):
         doc = docs[index]
-        manifest[doc.relpath] = [doc.version, *stamp]
+        written = write_if_changed(targets[index], data)
+        manifest[doc.relpath] = [doc.version, len(data)]  # the size _stamp reads back
         (report.written if written else report.unchanged).append(doc.relpath)
         done += 1
         if progress and done % 50 == 0:
@@ -119,38 +121,31 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
     return report
 
 
-_RENDER_JOBS: tuple = ()  # (docs, targets) for forked workers, which inherit it
+_RENDER_JOBS: list[Document] = []  # for forked workers, which inherit it
 
 
 def _render_all(docs: list[Document], stale: list[tuple[int, Path]], workers: int):
+    """(index, bytes) of every stale document, rendered on `workers` processes.
+
+    Only this process writes: files created in one folder by several
+    processes at once contend in the kernel and cost more than the rendering
+    they would save.
+    """
     global _RENDER_JOBS
     if workers <= 1 or len(stale) < PARALLEL_MIN_DOCUMENTS:
-        yield from (_render_one(docs, index, target) for index, target in stale)
+        yield from ((index, docs[index].render()) for index, _ in stale)
         return
     import multiprocessing
-    _RENDER_JOBS = (docs, dict(stale))
+    _RENDER_JOBS = docs
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for result in pool.imap_unordered(_render_job, [index for index, _ in stale], chunksize=16):
-                if isinstance(result, str):
-                    raise ExportError(result)
-                yield result
+            yield from pool.imap_unordered(_render_job, [index for index, _ in stale], chunksize=16)
     finally:
-        _RENDER_JOBS = ()
+        _RENDER_JOBS = []
 
 
-def _render_job(index: int):
-    docs, targets = _RENDER_JOBS
-    try:
-        return _render_one(docs, index, targets[index])
-    except ExportError as error:
-        return str(error)
-
-
-def _render_one(docs: list[Document], index: int, target: Path) -> tuple[int, bool, tuple]:
-    data = docs[index].render()
-    written = write_if_changed(target, data)
-    return index, written, (len(data),)  # what _stamp reads back from the file
+def _render_job(index: int) -> tuple[int, bytes]:
+    return index, _RENDER_JOBS[index].render()
 
 
 def _stamp(path: Path) -> tuple | None:

@@ -14,11 +14,11 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Sequence
 
 from .collect import Collection
-from .records import Site
-from .render import FEED_FORMATS, feed_version, pages_version, render_feed, settings_version
+from .records import Feed, Site
+from .render import FEED_FORMATS, feed_version, pages_version, render_formats, settings_version
 from .render.pages import index_html, opml
 
 MANIFEST = ".feeds-manifest.json"
@@ -43,7 +43,8 @@ class ExportReport:
 class Document:
     relpath: str
     version: str  # equal versions, equal bytes
-    render: Callable[[], bytes] = field(repr=False, compare=False)
+    fmt: str  # a feed format, "html" (the index page) or "opml"
+    feed: Feed | None = field(default=None, repr=False, compare=False)  # None for the pages
 
 
 PARALLEL_MIN_DOCUMENTS = 200
@@ -52,14 +53,19 @@ PARALLEL_MIN_DOCUMENTS = 200
 def documents(collection: Collection, site: Site) -> list[Document]:
     """Every document of the site, with the fingerprint of what it shows."""
     pages = pages_version(collection, site)
-    docs = [Document("index.html", pages, lambda: index_html(collection, site)),
-            Document("feeds.opml", pages, lambda: opml(collection, site))]
+    docs = [Document("index.html", pages, "html"), Document("feeds.opml", pages, "opml")]
     for feed in collection.all_feeds():
         version = feed_version(feed, site)
-        for fmt in FEED_FORMATS:
-            docs.append(Document(f"{feed.path}.{fmt}", f"{fmt}:{version}",
-                                 lambda feed=feed, fmt=fmt: render_feed(feed, fmt, site)))
+        docs.extend(Document(f"{feed.path}.{fmt}", f"{fmt}:{version}", fmt, feed) for fmt in FEED_FORMATS)
     return docs
+
+
+def render_group(docs: Sequence[Document], collection: Collection, site: Site) -> list[bytes]:
+    """The bytes of documents of one feed (or of the pages), rendered together."""
+    if docs[0].feed is None:
+        return [index_html(collection, site) if doc.fmt == "html" else opml(collection, site) for doc in docs]
+    rendered = render_formats(docs[0].feed, [doc.fmt for doc in docs], site)
+    return [rendered[doc.fmt] for doc in docs]
 
 
 def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, progress=None) -> ExportReport:
@@ -97,7 +103,7 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
     targets = dict(stale)
     if progress:
         progress(done, total)
-    for index, data in _render_all(docs, stale, workers):
+    for index, data in _render_all(docs, stale, collection, site, workers):
         doc = docs[index]
         written = write_if_changed(targets[index], data)
         manifest[doc.relpath] = [doc.version, len(data)]  # the size _stamp reads back
@@ -121,31 +127,39 @@ def export(collection: Collection, site: Site, outdir: Path, workers: int = 1, p
     return report
 
 
-_RENDER_JOBS: list[Document] = []  # for forked workers, which inherit it
+_RENDER_JOBS: tuple = ()  # (docs, collection, site) for forked workers, which inherit it
 
 
-def _render_all(docs: list[Document], stale: list[tuple[int, Path]], workers: int):
+def _render_all(docs: list[Document], stale: list[tuple[int, Path]], collection: Collection, site: Site,
+                workers: int):
     """(index, bytes) of every stale document, rendered on `workers` processes.
 
-    Only this process writes: files created in one folder by several
-    processes at once contend in the kernel and cost more than the rendering
-    they would save.
+    Documents of one feed are rendered together, as they share work. Only
+    this process writes: files created in one folder by several processes at
+    once contend in the kernel and cost more than the rendering they save.
     """
     global _RENDER_JOBS
+    groups: dict[str, list[int]] = {}
+    for index, _ in stale:
+        groups.setdefault(docs[index].feed.path if docs[index].feed else "", []).append(index)
+    jobs = list(groups.values())
     if workers <= 1 or len(stale) < PARALLEL_MIN_DOCUMENTS:
-        yield from ((index, docs[index].render()) for index, _ in stale)
+        for job in jobs:
+            yield from zip(job, render_group([docs[index] for index in job], collection, site))
         return
     import multiprocessing
-    _RENDER_JOBS = docs
+    _RENDER_JOBS = (docs, collection, site)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap_unordered(_render_job, [index for index, _ in stale], chunksize=16)
+            for rendered in pool.imap_unordered(_render_job, jobs, chunksize=8):
+                yield from rendered
     finally:
-        _RENDER_JOBS = []
+        _RENDER_JOBS = ()
 
 
-def _render_job(index: int) -> tuple[int, bytes]:
-    return index, _RENDER_JOBS[index].render()
+def _render_job(job: list[int]) -> list[tuple[int, bytes]]:
+    docs, collection, site = _RENDER_JOBS
+    return list(zip(job, render_group([docs[index] for index in job], collection, site)))
 
 
 def _stamp(path: Path) -> tuple | None:

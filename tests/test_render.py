@@ -16,7 +16,7 @@ from corpus_builder import link_key, write_article
 from feeds.collect import collect
 from feeds.read import read_articles
 from feeds.records import Site, Topic
-from feeds.render import FEED_FORMATS, render_feed
+from feeds.render import FEED_FORMATS, render_feed, render_formats
 from feeds.render.pages import index_html, opml
 
 UTC = timezone.utc
@@ -286,3 +286,26 @@ def test_the_index_page_and_opml_list_do_not_change_with_the_clock(three_article
     earlier, later = collect(articles, NOW), collect(articles, NOW + timedelta(days=30))
     assert index_html(earlier, site) == index_html(later, site)
     assert opml(earlier, site) == opml(later, site)
+
+
+@pytest.mark.parametrize("corpus", ["shared", "hostile"])
+def test_a_feeds_formats_rendered_together_are_the_bytes_each_gives_alone(corpus, request, site):
+    """Export renders the formats of a feed together (Atom and RSS share one
+    generator when no summary needs escaping); readers must not be able to tell."""
+    folder = request.getfixturevalue("shared_corpus") if corpus == "shared" else request.getfixturevalue("hostile_corpus").folder
+    articles, _ = read_articles(folder)
+    feeds = collect(articles, datetime.now(UTC)).all_feeds()
+    escaped = [feed for feed in feeds if any(ch in (a.summary or a.title) for a in feed.articles[:site.items_per_feed] for ch in "&<>")]
+    assert escaped and len(escaped) < len(feeds), "both the shared and the separate rendering are exercised"
+    for feed in feeds:
+        for formats in (FEED_FORMATS, ("rss", "atom"), ("atom", "rss"), ("json", "rss")):
+            assert render_formats(feed, formats, site) == {fmt: render_feed(feed, fmt, site) for fmt in formats}, feed.path
+
+
+def test_rss_descriptions_are_escaped_html_when_rendered_with_atom(content, site):
+    write_article(content, "amp.md", title="Tags", excerpt="Use <b>bold</b> &amp; more", webUrl="https://example.com/amp",
+                  publishedDateTime=datetime(2024, 5, 1, tzinfo=UTC))
+    rendered = render_formats(main_feed(content), ("atom", "rss"), site)
+    assert ET.fromstring(rendered["rss"]).find("channel/item/description").text == "Use bold &amp; more"
+    summary = ET.fromstring(rendered["atom"]).find("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}summary")
+    assert (summary.text, summary.get("type")) == ("Use bold & more", "text")

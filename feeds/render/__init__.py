@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from typing import Sequence
 
 from ..records import Article, Feed, Site
 
@@ -24,16 +25,24 @@ FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 
 
 def render_feed(feed: Feed, fmt: str, site: Site) -> bytes:
-    if fmt == "atom":
-        from .syndication import atom
-        return atom(feed, site)
-    if fmt == "rss":
-        from .syndication import rss
-        return rss(feed, site)
-    if fmt == "json":
+    return render_formats(feed, (fmt,), site)[fmt]
+
+
+def render_formats(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
+    """Several documents of one feed, the same bytes as render_feed gives
+    each, sharing the work they have in common."""
+    unknown = set(formats) - set(FEED_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown feed format {sorted(unknown)[0]!r}")
+    rendered: dict[str, bytes] = {}
+    xml = [fmt for fmt in formats if fmt != "json"]
+    if xml:
+        from .syndication import syndication
+        rendered.update(syndication(feed, xml, site))
+    if "json" in formats:
         from .jsonfeed import json_feed
-        return json_feed(feed, site)
-    raise ValueError(f"unknown feed format {fmt!r}")
+        rendered["json"] = json_feed(feed, site)
+    return rendered
 
 
 def items(feed: Feed, site: Site) -> tuple[Article, ...]:

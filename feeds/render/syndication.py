@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import html
+import re
+from typing import Sequence
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -14,6 +16,8 @@ from . import (feed_description, feed_title, feed_updated, feed_url, items,
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 GENERATOR = "feeds"
+SELF_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+_ESCAPED = re.compile("[&<>]")  # what html.escape(text, quote=False) changes
 
 
 class MediaExtension(BaseExtension):
@@ -73,23 +77,46 @@ class CreatorEntryExtension(BaseEntryExtension):
         return entry
 
 
-def _generator(feed: Feed, fmt: str, site: Site) -> FeedGenerator:
+def syndication(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
+    """The Atom and/or RSS documents of a feed.
+
+    Both come from one FeedGenerator when every item reads the same in both,
+    which is when no summary needs escaping as RSS's HTML: building the
+    generator is a third of the work of rendering.
+    """
+    if sorted(formats) == ["atom", "rss"] and not any(_ESCAPED.search(summary_text(a)) for a in items(feed, site)):
+        generator = _generator(feed, ("atom", "rss"), site)
+        atom_bytes = generator.atom_str(pretty=True)
+        _links(generator, feed, "rss", site)
+        return {"atom": atom_bytes, "rss": generator.rss_str(pretty=True)}
+    return {fmt: _serialize(_generator(feed, (fmt,), site), fmt) for fmt in formats}
+
+
+def _serialize(generator: FeedGenerator, fmt: str) -> bytes:
+    return generator.atom_str(pretty=True) if fmt == "atom" else generator.rss_str(pretty=True)
+
+
+def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
+    generator.link([{"href": feed_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
+                    {"href": site.base_url, "rel": "alternate", "type": "text/html"}], replace=True)
+
+
+def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
+    atom, rss = "atom" in formats, "rss" in formats
     fg = FeedGenerator()
     fg.register_extension("media", MediaExtension, MediaEntryExtension)
-    if fmt == "rss":
+    if rss:
         fg.register_extension("dc", CreatorExtension, CreatorEntryExtension, atom=False, rss=True)
-    self_url = feed_url(feed, fmt, site)
     updated = feed_updated(feed, site)
-    fg.id(self_url)
+    fg.id(feed_url(feed, formats[0], site))  # Atom's only: RSS channels have no id
     fg.title(feed_title(feed, site))
     fg.subtitle(feed_description(feed, site))  # RSS <description> too
-    fg.link(href=self_url, rel="self", type="application/atom+xml" if fmt == "atom" else "application/rss+xml")
-    fg.link(href=site.base_url, rel="alternate", type="text/html")
+    _links(fg, feed, formats[0], site)
     fg.language(site.language)
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.generator(GENERATOR)
-    if fmt == "atom":
+    if atom:
         fg.author(name=site.title, uri=site.base_url)
     scheme = topic_scheme(site)
     for article in items(feed, site):
@@ -100,22 +127,16 @@ def _generator(feed: Feed, fmt: str, site: Site) -> FeedGenerator:
         entry.link(href=article.link, rel="alternate", type="text/html")
         entry.published(article.published)
         entry.updated(article.updated)
-        if fmt == "atom":
+        text = summary_text(article)
+        if atom:
             entry.author(name=article.provider_name, uri=provider_home(article))
-            entry.summary(summary_text(article), type="text")
-        else:
+            entry.summary(text, type="text")  # also RSS's <description> when it is still unset
+        if rss:
             entry.dc.creator(article.provider_name)
-            # RSS descriptions are HTML: escape so readers show the plain text as written.
-            entry.description(html.escape(summary_text(article), quote=False))
+            if not atom:
+                # RSS descriptions are HTML: escape so readers show the plain text as written.
+                entry.description(html.escape(text, quote=False))
         if article.topics:  # one call: feedgen re-checks the whole list on every call
             entry.category([{"term": t.slug, "label": t.name, "scheme": scheme} for t in article.topics])
         entry.media.image(article.image)
     return fg
-
-
-def atom(feed: Feed, site: Site) -> bytes:
-    return _generator(feed, "atom", site).atom_str(pretty=True)
-
-
-def rss(feed: Feed, site: Site) -> bytes:
-    return _generator(feed, "rss", site).rss_str(pretty=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -39,6 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout closed early (`feeds list | head`): not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def run() -> None:
+    """The `feeds` command: main(), then exit without freeing every object
+    one by one, which takes a noticeable part of a re-export's time at 100k
+    articles."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    logging.shutdown()
+    os._exit(code)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,7 +154,7 @@ def _read(config: Config, args: argparse.Namespace):
     cache = None
     if not getattr(args, "no_cache", False):
         cache_dir = getattr(args, "cache_dir", None) or config.cache_dir or default_cache_dir()
-        cache = ParseCache(cache_dir, config.content, config.limits)
+        cache = ParseCache(cache_dir, config.content, config.limits, load=False)  # read_collection loads it
     return read_collection(config.content, config.limits, cache=cache, workers=jobs,
                            progress=getattr(args, "progress", None))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 from datetime import datetime
 from typing import Iterable
 
@@ -15,9 +16,16 @@ from .records import Article, Feed
 MAIN_FEED_PATH = "feed"
 
 
-def newest_first(article: Article) -> tuple:
-    # Ties broken by id so that order never depends on file order.
-    return (-article.published.timestamp(), article.id)
+def newest_first(articles: Iterable[Article]) -> list[Article]:
+    """Newest first; ties broken by id, so that order never depends on file order."""
+    # Two stable sorts with C key functions: several times faster than one
+    # sort on a Python key function, which matters at 100k articles.
+    ordered = sorted(articles, key=_ID)
+    ordered.sort(key=_PUBLISHED, reverse=True)
+    return ordered
+
+
+_ID, _PUBLISHED = attrgetter("id"), attrgetter("published")
 
 
 def published_articles(articles: Iterable[Article], now: datetime) -> list[Article]:
@@ -29,7 +37,7 @@ def published_articles(articles: Iterable[Article], now: datetime) -> list[Artic
         kept = by_link.get(article.link)
         if kept is None or _newer(article, kept):
             by_link[article.link] = article
-    return sorted(by_link.values(), key=newest_first)
+    return newest_first(by_link.values())
 
 
 def _newer(a: Article, b: Article) -> bool:
@@ -59,15 +67,16 @@ class Collection:
 def collect(articles: Iterable[Article], now: datetime) -> Collection:
     published = published_articles(articles, now)
     topic_items: dict[str, list[Article]] = defaultdict(list)
-    topic_names: dict[str, Counter] = defaultdict(Counter)
+    topic_names: dict[tuple[str, str], int] = defaultdict(int)
     provider_items: dict[str, list[Article]] = defaultdict(list)
-    provider_names: dict[str, Counter] = defaultdict(Counter)
+    provider_names: dict[tuple[str, str], int] = defaultdict(int)
     for article in published:  # already newest first, so each group is too
         for topic in article.topics:
             topic_items[topic.slug].append(article)
-            topic_names[topic.slug][topic.name] += 1
+            topic_names[topic.slug, topic.name] += 1
         provider_items[article.provider_key].append(article)
-        provider_names[article.provider_key][article.provider_name] += 1
+        provider_names[article.provider_key, article.provider_name] += 1
+    topic_names, provider_names = _spellings(topic_names), _spellings(provider_names)
     return Collection(
         main=Feed("all", "", "", MAIN_FEED_PATH, tuple(published)),
         topics=tuple(
@@ -77,6 +86,13 @@ def collect(articles: Iterable[Article], now: datetime) -> Collection:
             Feed("provider", key, _most_used(provider_names[key]), f"providers/{key}", tuple(items))
             for key, items in sorted(provider_items.items())),
     )
+
+
+def _spellings(counts: dict[tuple[str, str], int]) -> dict[str, Counter]:
+    by_key: dict[str, Counter] = defaultdict(Counter)
+    for (key, name), count in counts.items():
+        by_key[key][name] = count
+    return by_key
 
 
 def _most_used(names: Counter) -> str:

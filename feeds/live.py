@@ -60,7 +60,7 @@ class LiveContent:
         self.rebuilds = 0
         # Start-up reads through the on-disk parse cache on every core; later
         # scans keep it in memory only.
-        self._cache = ParseCache(cache_dir, self.content_dir, limits)
+        self._cache = ParseCache(cache_dir, self.content_dir, limits, load=False)  # read_collection loads it
         self.cache_key = self._cache.key
         report = read_collection(self.content_dir, limits, cache=self._cache, workers=os.cpu_count() or 1)
         self._cache.in_memory_only()

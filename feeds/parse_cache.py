@@ -83,16 +83,19 @@ def _shard(source: str) -> int:
 
 
 class ParseCache:
-    def __init__(self, cache_dir: Path | None, content_dir: Path, limits):
+    def __init__(self, cache_dir: Path | None, content_dir: Path, limits, load: bool = True):
         """With cache_dir None the cache lives in memory only (the web app's
-        re-scans use it so, after loading from disk at start-up)."""
+        re-scans use it so, after loading from disk at start-up). With
+        load=False, call load() before using it (read_collection does, while
+        the folder is listed in another process)."""
         self.key = key = hashlib.blake2b(str(Path(content_dir).resolve()).encode(), digest_size=8).hexdigest()
         self.path = Path(cache_dir) / f"parsed-{key}" if cache_dir is not None else None
         # Parsing rules are part of the key: other limits or code, other results.
         self.identity = (FORMAT, __version__, repr(limits))
         self.entries: dict[str, tuple[Stamp, object]] = {}
         self.dirty: set[int] = set()
-        if self.path is not None:
+        self.loaded = self.path is None
+        if load:
             self.load()
 
     @property
@@ -102,7 +105,20 @@ class ParseCache:
     def in_memory_only(self) -> None:
         self.path = None
 
+    def stored_bytes(self) -> int:
+        """The size of the cache on disk (0 when there is none yet)."""
+        total = 0
+        for shard in range(SHARDS) if self.path is not None else ():
+            try:
+                total += (self.path / f"{shard:02x}.pickle").stat().st_size
+            except OSError:
+                pass
+        return total
+
     def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
         discarded = []
         with collector_paused():
             for shard in range(SHARDS):

@@ -453,6 +453,7 @@ def _with_digest(article: Article) -> Article:
 # --- reading a whole folder: cached, and on several cores when it pays ----------
 
 PARALLEL_MIN_FILES = 2_000
+BACKGROUND_LISTING_MIN_CACHE_BYTES = 2_000_000  # about 3,000 articles
 _CHUNK = 500
 
 
@@ -479,23 +480,21 @@ def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, wo
 
 
 def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, progress) -> ReadReport:
-    from .parse_cache import stamp_of
-
+    listing = None
+    if cache is not None and not cache.loaded:
+        # Loading a large cache and stat()ing every file take about as long
+        # as each other: list the folder in another process meanwhile.
+        if workers > 1 and cache.stored_bytes() > BACKGROUND_LISTING_MIN_CACHE_BYTES:
+            listing = _list_in_background(content_dir)
+        cache.load()
+    files = listing() if listing is not None else _list_files(str(content_dir), stamps=cache is not None)
     results: dict[str, object] = {}
-    todo: list[tuple[Path, str, tuple]] = []
-    for name, entry in _article_entries(str(content_dir)):
+    todo: list[tuple[str, str, tuple | None]] = []
+    for name, path, stamp in files:
         source = _printable(name)
-        if cache is None:  # stamps are only for the cache
-            todo.append((entry.path, source, None))
-            results[source] = None
-            continue
-        try:
-            stamp = stamp_of(entry.stat())
-        except OSError:
-            continue  # vanished since listing
         cached = cache.get(source, stamp) if cache is not None else None
         if cached is None:
-            todo.append((entry.path, source, stamp))
+            todo.append((path, source, stamp))
         results[source] = cached
     total, done = len(results), len(results) - len(todo)
     if progress:
@@ -516,6 +515,40 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     for result in results.values():
         (report.articles if isinstance(result, Article) else report.problems).append(result)
     return report
+
+
+def _list_files(top: str, stamps: bool) -> list[tuple[str, str, tuple | None]]:
+    """(relative name, path, stamp or None) of every article file, in order."""
+    from .parse_cache import stamp_of
+
+    files = []
+    for name, entry in _article_entries(top):
+        if not stamps:
+            files.append((name, entry.path, None))
+            continue
+        try:
+            files.append((name, entry.path, stamp_of(entry.stat())))
+        except OSError:
+            continue  # vanished since listing
+    return files
+
+
+def _list_in_background(content_dir: Path):
+    """Start _list_files in a child process; returns a function that waits for it."""
+    import multiprocessing
+    try:
+        pool = multiprocessing.get_context("fork").Pool(1)
+    except OSError:
+        return lambda: _list_files(str(content_dir), stamps=True)
+    pending = pool.apply_async(_list_files, (str(content_dir), True))
+    pool.close()
+
+    def result():
+        try:
+            return pending.get()
+        finally:
+            pool.join()
+    return result
 
 
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):

@@ -65,14 +65,19 @@ _NAME = attrgetter("name")
 
 
 def _article_entries(top: str, prefix: str = ""):
-    """(relative name, DirEntry) of every *.md under top, sorted, depth first.
+    """(relative name, DirEntry) of every *.md under top, sorted, depth first;
+    (folder's relative name, OSError) for a folder that cannot be listed.
 
     Hidden files and folders (.git, editors' swap files) and a repository's
     README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
     """
     try:
-        entries = sorted(os.scandir(top), key=_NAME)
+        with os.scandir(top) as listing:
+            entries = sorted(listing, key=_NAME)
     except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as error:  # unreadable: reported, and the rest is still read
+        yield prefix, error
         return
     for entry in entries:
         name = entry.name
@@ -492,6 +497,9 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     todo: list[tuple[str, str, tuple | None]] = []
     for name, path, stamp in files:
         source = _printable(name)
+        if path is None:  # a folder that cannot be listed; `stamp` says why
+            results[source] = Problem(source, stamp)
+            continue
         cached = cache.get(source, stamp) if cache is not None else None
         if cached is None:
             todo.append((path, source, stamp))
@@ -517,12 +525,16 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     return report
 
 
-def _list_files(top: str, stamps: bool) -> list[tuple[str, str, tuple | None]]:
-    """(relative name, path, stamp or None) of every article file, in order."""
+def _list_files(top: str, stamps: bool) -> list[tuple[str, str | None, tuple | str | None]]:
+    """(relative name, path, stamp or None) of every article file, in order;
+    (folder name, None, reason) for a folder that cannot be listed."""
     from .parse_cache import stamp_of
 
     files = []
     for name, entry in _article_entries(top):
+        if isinstance(entry, OSError):
+            files.append((name or ".", None, f"cannot read folder: {entry.strerror or entry}"))
+            continue
         if not stamps:
             files.append((name, entry.path, None))
             continue

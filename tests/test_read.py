@@ -57,6 +57,21 @@ def test_articles_are_found_in_subfolders(content):
     assert problems == []
 
 
+def test_a_folder_that_cannot_be_listed_is_reported_and_the_rest_is_read(content, monkeypatch):
+    write_article(content, "open.md", title="Readable")
+    write_article(content, "locked/inside.md", title="Behind a locked door")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.path.basename(path) == "locked":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+    articles, problems = read_articles(content)
+    assert [a.title for a in articles] == ["Readable"]
+    assert [(p.source, p.message) for p in problems] == [("locked/", "cannot read folder: Permission denied")]
+
+
 def test_readme_license_hidden_files_and_other_suffixes_are_not_articles(content):
     for name in ("README.md", "LICENSE.md", "CHANGELOG.md", "CONTRIBUTING.md", ".draft.md",
                  ".git/x.md", "notes.txt", "article.markdown"):

@@ -1,6 +1,6 @@
 """feeds: publish a folder of Markdown articles as Atom, RSS and JSON Feed."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def create_app(config=None):

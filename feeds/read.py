@@ -495,15 +495,17 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     files = listing() if listing is not None else _list_files(str(content_dir), stamps=cache is not None)
     results: dict[str, object] = {}
     todo: list[tuple[str, str, tuple | None]] = []
-    for name, path, stamp in files:
+    top = str(content_dir)
+    for name, stamp in files:
         source = _printable(name)
-        if path is None:  # a folder that cannot be listed; `stamp` says why
+        if isinstance(stamp, str):  # a folder that cannot be listed, and why
             results[source] = Problem(source, stamp)
             continue
         cached = cache.get(source, stamp) if cache is not None else None
         if cached is None:
-            todo.append((path, source, stamp))
+            todo.append((os.path.join(top, name), source, stamp))
         results[source] = cached
+    del files  # a large transient list: gone before the long-lived records it would fragment
     total, done = len(results), len(results) - len(todo)
     if progress:
         progress(done, total)
@@ -525,21 +527,21 @@ def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, pro
     return report
 
 
-def _list_files(top: str, stamps: bool) -> list[tuple[str, str | None, tuple | str | None]]:
-    """(relative name, path, stamp or None) of every article file, in order;
-    (folder name, None, reason) for a folder that cannot be listed."""
+def _list_files(top: str, stamps: bool) -> list[tuple[str, tuple | str | None]]:
+    """(relative name, stamp or None) of every article file, in order;
+    (folder name, reason) for a folder that cannot be listed."""
     from .parse_cache import stamp_of
 
     files = []
     for name, entry in _article_entries(top):
         if isinstance(entry, OSError):
-            files.append((name or ".", None, f"cannot read folder: {entry.strerror or entry}"))
+            files.append((name or ".", f"cannot read folder: {entry.strerror or entry}"))
             continue
         if not stamps:
-            files.append((name, entry.path, None))
+            files.append((name, None))
             continue
         try:
-            files.append((name, entry.path, stamp_of(entry.stat())))
+            files.append((name, stamp_of(entry.stat())))
         except OSError:
             continue  # vanished since listing
     return files

@@ -57,3 +57,29 @@ def test_without_a_writable_folder_the_ledger_works_in_memory(tmp_path):
     ledger = LastModifiedLedger(blocker / "lm.sqlite")
     assert ledger.resolve("feed.atom", "v1", APRIL, NOW) == APRIL
     assert ledger.resolve("feed.atom", "v2", APRIL, NOW) == NOW
+
+
+def test_workers_disagreeing_on_the_version_never_push_dates_ahead_of_the_clock(tmp_path):
+    """Two workers can serve different versions until both have reloaded; each
+    switch must not add a second to the next date, or a burst of requests would
+    leave every later version without Last-Modified for minutes."""
+    first, second = LastModifiedLedger(tmp_path / "lm.sqlite"), LastModifiedLedger(tmp_path / "lm.sqlite")
+    first.resolve("feed.atom", "v1", APRIL, NOW)
+    for n in range(50):  # a burst within one second, alternating workers and versions
+        at = NOW + timedelta(milliseconds=10 * n)
+        assert second.resolve("feed.atom", "v2", APRIL, at) in (NOW, None)
+        assert first.resolve("feed.atom", "v1", APRIL, at) in (NOW, None)
+    later = NOW + timedelta(seconds=1)
+    dated = {version: ledger.resolve("feed.atom", version, APRIL, later)
+             for ledger, version in ((second, "v2"), (first, "v1"))}
+    assert dated["v2"] == later and dated["v1"] is None  # one date per second, never ahead
+    assert first.resolve("feed.atom", "v1", APRIL, later + timedelta(seconds=1)) == later + timedelta(seconds=1)
+
+
+def test_going_back_to_an_earlier_version_gets_a_new_date(tmp_path):
+    """An edit undone: clients holding the edited copy must be told of the
+    change back, so the earlier version cannot keep its old date."""
+    ledger = LastModifiedLedger(tmp_path / "lm.sqlite")
+    assert ledger.resolve("feed.atom", "v1", MARCH, NOW) == MARCH
+    assert ledger.resolve("feed.atom", "v2-edited", MARCH, NOW + timedelta(minutes=1)) == NOW + timedelta(minutes=1)
+    assert ledger.resolve("feed.atom", "v1", MARCH, NOW + timedelta(minutes=2)) == NOW + timedelta(minutes=2)

@@ -47,11 +47,12 @@ def run() -> None:
     one by one, which takes a noticeable part of a re-export's time at 100k
     articles."""
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
+    for stream in (sys.stdout, sys.stderr):  # None when the stream was closed (`>&-`)
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe or stream: the work is done, nothing left to say
     logging.shutdown()
     os._exit(code)
 

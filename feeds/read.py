@@ -40,7 +40,7 @@ _YAML = frontmatter.YAMLHandler()
 USED_KEYS = frozenset({"title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
                        "published", "provider", "topics", "images"})
 _TAG = re.compile(r"(?:^|[\s\[{,:-])!")
-# Tags, anchors and aliases (and so merge keys) are left to PyYAML's safe loader.
+# Tags, anchors, aliases and merge keys (`<<`) are left to PyYAML's safe loader.
 _NEEDS_SAFE_LOADER = re.compile(r"(?:^|[\s\[{,:-])[!&*]")
 _DRAFT_WORDS = {"false", "no", "off", "0", "n"}
 # Characters the YAML reader refuses outright; dropped before parsing so that a
@@ -182,6 +182,8 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
         raise Unreadable(f"broken front matter: {problem}{_where(error)}") from None
     except RecursionError:
         raise Unreadable("front matter is nested too deeply") from None
+    except Unreadable:
+        raise
     except Exception as error:  # noqa: BLE001 - PyYAML's constructors can fail on odd tagged values
         raise Unreadable(f"broken front matter: a value cannot be read ({type(error).__name__})") from None
     if not isinstance(meta, dict):
@@ -204,7 +206,7 @@ def _front_matter_text(text: str) -> str:
         end = text.find("\n", close + 1)
         line = text[close + 1:] if end < 0 else text[close + 1:end]
         if not line.rstrip().strip("-"):
-            return text[first + 1:close + 1]
+            return text[first:close + 1]  # from the opening line's end: YAML lines are file lines
     try:
         fm, _body = _YAML.split(text)
     except ValueError:
@@ -223,7 +225,7 @@ def _load_yaml(fm: str) -> object:
     unsafe tags, bounds aliases (see _check_expansion) and words the errors.
     """
     # The `in` tests spare most documents the far slower regular expression.
-    if not (("!" in fm or "&" in fm or "*" in fm) and _NEEDS_SAFE_LOADER.search(fm)):
+    if "<<" not in fm and not (("!" in fm or "&" in fm or "*" in fm) and _NEEDS_SAFE_LOADER.search(fm)):
         try:
             meta = yaml_rs.loads(fm, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins)
         except Exception:  # noqa: BLE001 - PyYAML reads it again and says what is wrong
@@ -231,6 +233,9 @@ def _load_yaml(fm: str) -> object:
         if isinstance(meta, dict):
             return meta
     return _safe_load(fm)
+
+
+MAX_FLOW_BRACKETS = 10_000  # libyaml's composer recurses in C: ~30,000 nested brackets crash it
 
 
 def _safe_load(fm: str) -> object:
@@ -241,6 +246,8 @@ def _safe_load(fm: str) -> object:
     secret in memory for nothing. Documents with explicit tags are built
     whole, so the safe loader still refuses unsafe tags wherever they are.
     """
+    if fm.count("[") + fm.count("{") > MAX_FLOW_BRACKETS:
+        raise Unreadable("front matter is nested too deeply")
     loader = SafeLoader(fm)
     try:
         node = loader.get_single_node()
@@ -548,21 +555,40 @@ def _list_files(top: str, stamps: bool) -> list[tuple[str, tuple | str | None]]:
 
 
 def _list_in_background(content_dir: Path):
-    """Start _list_files in a child process; returns a function that waits for it."""
+    """Start _list_files in a child process; returns a function that waits for it.
+
+    If the child dies (out of memory, killed), the folder is listed here
+    instead: the pipe closes and nothing waits forever.
+    """
     import multiprocessing
+    top = str(content_dir)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_send_listing, args=(top, sender), daemon=True)
     try:
-        pool = multiprocessing.get_context("fork").Pool(1)
+        child.start()
     except OSError:
-        return lambda: _list_files(str(content_dir), stamps=True)
-    pending = pool.apply_async(_list_files, (str(content_dir), True))
-    pool.close()
+        receiver.close()
+        return lambda: _list_files(top, stamps=True)
+    finally:
+        sender.close()
 
     def result():
         try:
-            return pending.get()
+            return receiver.recv()
+        except (EOFError, OSError):
+            return _list_files(top, stamps=True)
         finally:
-            pool.join()
+            receiver.close()
+            child.join()
     return result
+
+
+def _send_listing(top: str, sender) -> None:
+    try:
+        sender.send(_list_files(top, stamps=True))
+    finally:
+        sender.close()
 
 
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):

@@ -167,6 +167,27 @@ def test_a_quoted_title_continued_on_an_unindented_line_is_still_read(content):
     assert published(read_bytes(content, "wrapped.md", data)).title == "A title that continues on the next line"
 
 
+def test_an_inline_merge_key_is_honoured(content):
+    data = front("title: Merged inline\nprovider:\n  <<: {name: Example News, domain: news.example.org}\n")
+    article = published(read_bytes(content, "inline-merge.md", data))
+    assert (article.provider_key, article.provider_name) == ("news.example.org", "Example News")
+
+
+@pytest.mark.parametrize("tagged", [False, True])
+def test_brackets_nested_past_what_a_parser_can_take_are_a_reported_problem(content, tagged):
+    """Tens of thousands of nested brackets crash libyaml's composer (a C
+    recursion): the file is refused before either parser can fall over."""
+    depth = 40_000
+    data = front(f"title: Deep\nx: {'!!seq ' if tagged else ''}{'[' * depth}{']' * depth}\n")
+    result = read_bytes(content, "deep.md", data)
+    assert isinstance(result, Problem) and "nested too deeply" in result.message
+
+
+def test_yaml_errors_name_the_line_of_the_file(content):
+    problem = read_bytes(content, "broken-line.md", b"---\ntitle: fine\nexcerpt: a: b\n---\n")
+    assert isinstance(problem, Problem) and "line 3, column 11" in problem.message, problem.message
+
+
 def test_a_repeated_key_takes_its_last_value(content):
     assert published(read_bytes(content, "twice.md", front("title: First\ntitle: Second\n"))).title == "Second"
 

@@ -21,6 +21,9 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for name in ("stdout", "stderr"):  # None when started with the stream closed (`>&-`)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -122,8 +125,8 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
 class Progress:
     """A one-line progress display on a terminal; silent otherwise."""
 
-    def __init__(self, enabled: bool, stream=sys.stderr):
-        self.enabled, self.stream, self._shown, self._last = enabled, stream, False, 0.0
+    def __init__(self, enabled: bool, stream=None):
+        self.enabled, self.stream, self._shown, self._last = enabled, stream or sys.stderr, False, 0.0
 
     def stage(self, label: str):
         if not self.enabled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -355,3 +356,15 @@ def test_jobs_must_be_at_least_one(cli, tmp_path, content):
     run = cli("export", tmp_path / "out", "--content", content, "--jobs", "0")
     assert run.code == 2
     assert "--jobs" in run.err
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-"])
+def test_a_closed_output_stream_does_not_turn_a_finished_export_into_a_failure(mixed, config_file, tmp_path, closed):
+    """Cron jobs and supervisors often start commands with stdout or stderr closed."""
+    out = tmp_path / "out"
+    command = " ".join(shlex.quote(str(a)) for a in
+                       (sys.executable, "-m", "feeds", "export", "--config", config_file, "--content", mixed, out))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}
+    done = subprocess.run(["sh", "-c", f"{command} {closed}"], env=environment, cwd=REPO, timeout=60,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if closed == ">&-" else subprocess.DEVNULL)
+    assert done.returncode == 0 and (out / "feed.atom").is_file()

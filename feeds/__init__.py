@@ -1,9 +1,14 @@
-"""feeds: publish a folder of Markdown articles as Atom, RSS and JSON Feed."""
+"""feeds: publish a folder of Markdown articles as Atom, RSS and JSON Feed.
 
-__version__ = "0.2.0"
+Public names are re-exported here; modules and names starting with "_" are private.
+"""
+
+__version__ = "0.3.0"
+
+__all__ = ["create_app", "__version__"]
 
 
 def create_app(config=None):
     """The Flask application (`flask --app feeds run` finds it here)."""
-    from .web import create_app as factory
+    from .server import create_app as factory
     return factory(config)

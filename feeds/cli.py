@@ -4,18 +4,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .collect import collect
-from .config import Config, ConfigError, load_config
-from .export import ExportError, export
-from .parse_cache import ParseCache, default_cache_dir
-from .read import read_collection
+from .config import Config, default_cache_dir, load_config
+from .exceptions import ConfigError, ExportError, FeedsError, StoreError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -27,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, _overrides(args))
+        config = _config(args)
         if not config.content.is_dir():
             raise ConfigError(f"content folder not found: {config.content}")
         return args.command(config, args)
@@ -36,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ExportError as error:
         print(f"feeds: export failed: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except FeedsError as error:
+        print(f"feeds: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
@@ -74,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def caching(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--cache-dir", metavar="DIR", type=Path,
-                         help=f"where parsed articles are cached between runs (default: {default_cache_dir()})")
-        sub.add_argument("--no-cache", action="store_true", help="parse every file, ignoring and not writing the cache")
+                         help=f"where the article index is kept between runs (default: {default_cache_dir()})")
+        sub.add_argument("--no-cache", action="store_true",
+                         help="read every file, with an index in memory only (nothing read from or written to the cache)")
         sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                          help="processes for parsing and rendering (default: number of CPUs)")
 
@@ -83,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("outdir", metavar="OUTDIR", type=Path)
     sub.add_argument("--base-url", metavar="URL", help="public address the folder will be served from")
     sub.add_argument("--quiet", "-q", action="store_true", help="print only problems: no progress, no summary")
+    sub.add_argument("--watch", action="store_true",
+                     help="keep OUTDIR current until stopped (Ctrl-C or SIGTERM), one log line per change")
+    caching(sub)
+    sub = command("build", cmd_build, "keep the document store the web servers read current (the builder)")
+    sub.add_argument("--watch", action="store_true", help="keep building as articles change, until stopped")
+    sub.add_argument("--if-free", action="store_true", help="exit quietly if another builder holds the store")
+    sub.add_argument("--parent", type=int, metavar="PID", help=argparse.SUPPRESS)
+    sub.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     caching(sub)
     sub = command("check", cmd_check, "read every article and report each problem as 'file: what is wrong'")
     sub.add_argument("--strict", action="store_true", help="exit 1 if there is any problem")
@@ -104,22 +114,114 @@ def _report_problems(problems) -> None:
         print(problem, file=sys.stderr)
 
 
+def _config(args: argparse.Namespace) -> Config:
+    """From the file, variables and flags; a builder started by a server gets
+    the server's configuration whole."""
+    from .server.supervisor import BUILDER_CONFIG_VARIABLE
+    passed = os.environ.get(BUILDER_CONFIG_VARIABLE) if args.command is cmd_build else None
+    if passed:
+        import json
+        return load_config(overrides=json.loads(passed), environ={})
+    return load_config(args.config, _overrides(args))
+
+
+def _builder(config: Config, args: argparse.Namespace, writer):
+    from .builder import Builder
+    jobs = getattr(args, "jobs", None) or os.cpu_count() or 1
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    if getattr(args, "cache_dir", None):
+        from dataclasses import replace
+        config = replace(config, cache_dir=args.cache_dir.absolute())
+    index = None if getattr(args, "no_cache", False) else "default"
+    return Builder(config, writer, index=index, jobs=jobs)
+
+
 def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    from .render import settings_version
+    from .writers import ExportWriter
     started = time.monotonic()
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
-    args.progress = progress.stage("reading")
-    read = _read(config, args)
+    builder = _builder(config, args, ExportWriter(args.outdir, settings_version(config.site)))
+    result = builder.build(progress=progress.stage("reading"))
     progress.clear()
-    _report_problems(read.problems)
-    collection = collect(read.articles, datetime.now(timezone.utc))
-    report = export(collection, config.site, args.outdir, workers=args.jobs, progress=progress.stage("writing"))
-    progress.clear()
+    _report_problems(builder.problems())
     if not args.quiet:
-        print(f"{len(read.articles)} articles read ({read.parsed} parsed), {len(read.problems)} skipped; "
-              f"{len(collection.main.articles)} published in {len(collection.all_feeds())} feeds; "
-              f"{len(report.written)} files written, {len(report.unchanged)} unchanged, "
-              f"{len(report.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
+        write = result.publish.write
+        articles, problems = builder.index.counts()
+        print(f"{articles} articles read ({result.scan.read} parsed), {problems} skipped; "
+              f"{result.publish.published} published in {result.publish.feeds} feeds; "
+              f"{len(write.written)} files written, {len(write.unchanged)} unchanged, "
+              f"{len(write.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
+    if args.watch:
+        _watch(builder, config, quiet=args.quiet)
     return EXIT_OK
+
+
+def cmd_build(config: Config, args: argparse.Namespace) -> int:
+    from .store import open_store
+    from .writers import StoreWriter
+    if args.parent:
+        _end_with_parent(args.parent)
+    store = open_store(config)
+    if not store.acquire():
+        if args.if_free:
+            return EXIT_OK
+        raise StoreError(f"another builder holds the store {store.name}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s feeds builder[%(process)d]: %(message)s")
+    stop = threading.Event()
+    _keep_lock(store, stop)
+    try:
+        builder = _builder(config, args, StoreWriter(store))
+        result = builder.build()
+        for problem in builder.problems() if not args.parent else ():
+            print(problem, file=sys.stderr)
+        if not args.quiet:
+            logging.getLogger("feeds").info("store %s version %s: %s", store.name,
+                                            result.publish.write.store_version, result.line())
+        if args.watch:
+            _watch(builder, config, quiet=args.quiet, stop=stop)
+    finally:
+        stop.set()
+        store.release()
+    return EXIT_OK
+
+
+def _keep_lock(store, stop: threading.Event) -> None:
+    """Renew the builder lock every second; a builder that lost it stops at once."""
+    def renew() -> None:
+        while not stop.wait(1.0):
+            if not store.renew():
+                logging.getLogger("feeds").error("lost the builder lock of %s; stopping", store.name)
+                os._exit(EXIT_PROBLEMS)
+    threading.Thread(target=renew, name="feeds-lock", daemon=True).start()
+
+
+def _end_with_parent(parent: int) -> None:
+    """A builder started by a server ends with that server."""
+    try:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before prctl
+        sys.exit(EXIT_OK)
+
+
+def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = None) -> None:
+    from .builder.watch import watch
+    stop = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s feeds: %(message)s")
+
+    def report(result) -> None:
+        if not quiet:
+            logging.getLogger("feeds").info("%s", result.line())
+    watch(builder, stop, mode=config.watch, poll_interval=config.reload_interval, report=report)
+    stop.set()
 
 
 class Progress:
@@ -149,46 +251,42 @@ class Progress:
             self._shown = False
 
 
-def _read(config: Config, args: argparse.Namespace):
-    """The read stage as every command runs it: cached unless --no-cache, on every core."""
-    jobs = getattr(args, "jobs", None)
-    jobs = os.cpu_count() or 1 if jobs is None else jobs
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    cache = None
-    if not getattr(args, "no_cache", False):
-        cache_dir = getattr(args, "cache_dir", None) or config.cache_dir or default_cache_dir()
-        cache = ParseCache(cache_dir, config.content, config.limits, load=False)  # read_collection loads it
-    return read_collection(config.content, config.limits, cache=cache, workers=jobs,
-                           progress=getattr(args, "progress", None))
+def _scan_index(config: Config, args: argparse.Namespace):
+    """The read stage as check and list run it: the index brought up to date, nothing written."""
+    builder = _builder(config, args, None)
+    builder.build()
+    return builder
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    read = _read(config, args)
-    articles, problems = read.articles, read.problems
+    builder = _scan_index(config, args)
+    problems = builder.problems()
     for problem in problems:
         print(problem)
-    drafts = sum(a.draft for a in articles)
-    print(f"{len(articles) + len(problems)} files: {len(articles) - drafts} publishable, "
+    articles, _ = builder.index.counts()
+    drafts = builder.index.drafts()
+    print(f"{articles + len(problems)} files: {articles - drafts} publishable, "
           f"{drafts} drafts, {len(problems)} with problems", file=sys.stderr)
     return EXIT_PROBLEMS if args.strict and problems else EXIT_OK
 
 
 def cmd_list(config: Config, args: argparse.Namespace) -> int:
-    read = _read(config, args)
-    _report_problems(read.problems)
-    collection = collect(read.articles, datetime.now(timezone.utc))
-    print(f"all\t{len(collection.main.articles)}")
-    for title, feeds in (("topics", collection.topics), ("providers", collection.providers)):
-        print(f"\n{title} ({len(feeds)}):")
-        width = max((len(f.key) for f in feeds), default=0)
-        for feed in feeds:
-            print(f"  {feed.key:<{width}}  {len(feed.articles):>6}  {feed.name}")
+    builder = _scan_index(config, args)
+    _report_problems(builder.problems())
+    feeds = builder.index.published_feeds()
+    main = feeds.get("feed")
+    print(f"all\t{main[4] if main else 0}")
+    for title, kind in (("topics", "topic"), ("providers", "provider")):
+        rows = sorted((row for row in feeds.values() if row[1] == kind), key=lambda row: row[2])
+        print(f"\n{title} ({len(rows)}):")
+        width = max((len(row[2]) for row in rows), default=0)
+        for row in rows:
+            print(f"  {row[2]:<{width}}  {row[4]:>6}  {row[3]}")
     return EXIT_OK
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from .web import create_app
+    from .server import create_app
     app = create_app(config)
     app.run(host=args.host, port=args.port, threaded=True)
     return EXIT_OK

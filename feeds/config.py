@@ -7,16 +7,21 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .read import Limits
-from .records import Site
+from .exceptions import ConfigError
+from .records import Limits, Site
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PACKAGE_ROOT / "config" / "feeds.toml"
 ENV_PREFIX = "FEEDS_"
 
 
-class ConfigError(Exception):
-    """Unusable configuration or arguments; the message says which and why."""
+BUILDER_MODES = ("auto", "off")
+WATCH_MODES = ("events", "poll")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "feeds"
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,11 @@ class Config:
     reload_interval: float = 2.0
     max_file_bytes: int = 1_000_000
     max_summary_chars: int = 1_000
-    cache_url: str = ""  # e.g. redis://127.0.0.1:6379/0; empty: in-process
-    cache_dir: Path | None = None  # parse cache; None: the user cache folder
+    cache_url: str = ""  # e.g. redis://127.0.0.1:6379/0: the document store in Redis
+    cache_dir: Path | None = None  # article index (and local store); None: the user cache folder
+    store_dir: Path | None = None  # the local document store; None: inside cache_dir
+    builder: str = "auto"  # "auto": servers start a builder when none runs; "off": never
+    watch: str = "events"  # "events": file-system events; "poll": scan every reload_interval
 
     @property
     def site(self) -> Site:
@@ -94,6 +102,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if kind in ("Path", Path, "Path | None") and name in ("cache_dir", "store_dir") and value == "":
+            return None
         if kind in ("Path", Path, "Path | None"):
             if not isinstance(value, (str, Path)):
                 raise ValueError
@@ -119,6 +129,12 @@ def _validated(config: Config) -> Config:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)}")
     if config.reload_interval <= 0:
         raise ConfigError(f"reload_interval must be positive, got {config.reload_interval}")
+    if config.builder not in BUILDER_MODES:
+        raise ConfigError(f"builder must be one of {', '.join(BUILDER_MODES)}, got {config.builder!r}")
+    if config.watch not in WATCH_MODES:
+        raise ConfigError(f"watch must be one of {', '.join(WATCH_MODES)}, got {config.watch!r}")
+    if config.cache_url and not config.cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"cache_url must be a redis:// URL, got {config.cache_url!r}")
     if not config.title.strip():
         raise ConfigError("title must not be empty")
     return replace(config, base_url=base)

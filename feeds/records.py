@@ -75,11 +75,31 @@ class Feed:
     key: str  # topic slug or provider domain; "" for everything
     name: str  # display name of the topic or provider
     path: str  # URL path without extension: "feed", "topics/ai", ...
+    # Newest first: every published article, or at least the newest
+    # items_per_feed of them when `total` says how many there are in all.
     articles: tuple[Article, ...] = field(repr=False, default=())
+    total: int | None = None  # None: len(articles)
+    latest: datetime | None = None  # the newest date when `articles` is not given
 
     @property
     def newest(self) -> datetime | None:
-        return self.articles[0].published if self.articles else None
+        return self.articles[0].published if self.articles else self.latest
+
+    @property
+    def size(self) -> int:
+        """How many published articles the feed has (the index page's count)."""
+        return len(self.articles) if self.total is None else self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on untrusted content, applied when a file is read."""
+
+    max_file_bytes: int = 1_000_000
+    max_summary_chars: int = 1_000
+    max_title_chars: int = 300
+    max_name_chars: int = 100  # topic and provider names
+    max_yaml_nodes: int = 10_000  # after alias expansion
 
 
 @dataclass(frozen=True, slots=True)

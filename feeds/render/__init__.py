@@ -100,12 +100,19 @@ def feed_version(feed: Feed, site: Site) -> str:
 
 
 def pages_version(collection, site: Site) -> str:
-    """The fingerprint of the index page and the OPML list."""
+    """The fingerprint of the index page and the OPML list: every feed's row,
+    and the main feed's updated date (the OPML list's dateModified)."""
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(feed_updated(collection.main, site).isoformat().encode())
     for feed in collection.all_feeds():
-        newest = feed.newest.isoformat() if feed.newest else ""
-        digest.update(f"{feed.path}\0{feed.name}\0{len(feed.articles)}\0{newest}\n".encode("utf-8", "surrogatepass"))
+        digest.update(page_row(feed))
     return digest.hexdigest()
+
+
+def page_row(feed: Feed) -> bytes:
+    """What the index page and the OPML list show of one feed."""
+    newest = feed.newest.isoformat() if feed.newest else ""
+    return f"{feed.path}\0{feed.name}\0{feed.size}\0{newest}\n".encode("utf-8", "surrogatepass")
 
 
 def settings_version(site: Site) -> str:

@@ -1,0 +1,98 @@
+"""The builder: the only part of `feeds` that reads articles.
+
+It keeps the article index current (a full scan at start, then the paths
+file-system events name, or a full scan every few seconds without events),
+brings the feeds a change touches up to date, and hands the writer (an
+export folder, or the document store servers read) exactly the documents
+that changed. Scheduled articles are published when their date comes.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .. import __version__
+from ..config import Config, default_cache_dir
+from ..render import settings_version
+from .index import Index
+from .publish import PublishReport, publish
+from .scan import ALL, ScanReport, full_scan, targeted_scan
+
+log = logging.getLogger("feeds")
+
+__all__ = ["Builder", "BuildReport", "index_path"]
+
+
+@dataclass
+class BuildReport:
+    scan: ScanReport
+    publish: PublishReport
+    seconds: float
+    problems: int
+
+    def line(self) -> str:
+        """One line for the log: what changed and what was written."""
+        written, removed = self.publish.write.written, self.publish.write.removed
+        changed = ", ".join(self.scan.sources[:3]) + (" …" if self.scan.read > 3 else "")
+        what = f"{self.scan.read} files read ({changed})" if self.scan.read else "no file changed"
+        if self.scan.removed:
+            what += f", {self.scan.removed} removed"
+        return (f"{what}; {len(self.publish.feeds_changed)} feeds changed; {len(written)} documents written, "
+                f"{len(removed)} removed; {self.seconds:.2f} s")
+
+
+def index_path(config: Config, cache_dir: Path | None = None) -> Path:
+    content = str(Path(config.content).resolve())
+    key = hashlib.blake2b(content.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return (cache_dir or config.cache_dir or default_cache_dir()) / f"index-{key}.sqlite"
+
+
+class Builder:
+    def __init__(self, config: Config, writer, index: Path | None | str = "default", jobs: int = 1,
+                 clock: Callable[[], float] = time.time):
+        self.config, self.site, self.writer = config, config.site, writer
+        self.content = Path(config.content)
+        self.jobs, self.clock = jobs, clock
+        identity = f"{__version__}\0{config.limits!r}\0{settings_version(self.site)}\0{self.content.resolve()}"
+        self.index = Index(index_path(config) if index == "default" else index, identity)
+        self._due: int | None | bool = False  # False: not looked up since the last build
+
+    def build(self, paths: Iterable[str] | None = None, progress=None) -> BuildReport:
+        """Bring the writer up to date: a full scan, or only `paths` (from
+        file-system events; an empty list publishes what came due)."""
+        started = time.monotonic()
+        now = int(self.clock())
+        if paths is None:
+            scan = full_scan(self.index, self.content, self.config.limits, self.jobs, progress)
+        else:
+            paths = list(paths)
+            scan = targeted_scan(self.index, self.content, paths, self.config.limits) if paths else ScanReport()
+        affected = scan.affected
+        last = self.index.get_meta("published_at")
+        if last is None:
+            affected = ALL
+        elif affected is not ALL:
+            affected |= self.index.became_due(int(last), now)
+        problems = self.index.counts()[1]
+        report = publish(self.index, self.site, self.writer, affected, now, {"problems": problems}, self.jobs)
+        self.index.set_meta("published_at", str(now))
+        self._due = False
+        return BuildReport(scan, report, time.monotonic() - started, problems)
+
+    def next_due(self) -> int | None:
+        return self.index.next_due(int(self.clock()))
+
+    def next_due_cached(self) -> int | None:
+        if self._due is False:
+            self._due = self.next_due()
+        return self._due
+
+    def problems(self):
+        return self.index.problems()
+
+    def close(self) -> None:
+        self.index.close()

@@ -1,0 +1,202 @@
+"""The article index: what the builder knows of every article file, in SQLite.
+
+Per file, its stamp (so an unchanged file is not read again) or its problem;
+per article, what orders it and what its feed items show; per feed, which
+articles it holds in order, so that a feed's newest items, its size and its
+name are a few index lookups, and a changed file touches only its feeds.
+Only this package holds SQL; the builder speaks to it in records.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from ...collect import MAIN_FEED_PATH, _most_used
+from ...exceptions import ArticleIndexError
+from ...records import Article, Feed, Problem
+from . import _articles, _feeds, _files
+from ._schema import connect, transaction
+
+Result = "Article | Problem"
+
+
+def feed_kind(path: str) -> tuple[str, str]:
+    """("all" | "topic" | "provider", key) of a feed path."""
+    if path == MAIN_FEED_PATH:
+        return "all", ""
+    folder, _, key = path.partition("/")
+    return ("topic" if folder == "topics" else "provider"), key
+
+
+class Index:
+    def __init__(self, path: Path | None, identity: str):
+        self.path = path
+        try:
+            if path is not None:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.db = connect(str(path) if path is not None else ":memory:", identity)
+        except (OSError, sqlite3.Error) as error:
+            raise ArticleIndexError(f"{path}: cannot open the article index: {error}") from None
+        self._shadow: tuple[int, set[str], dict[str, Counter]] | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- files -------------------------------------------------------------
+
+    def stamps(self, under: str = "") -> dict[str, int]:
+        return _files.stamps(self.db, under)
+
+    def stamp(self, source: str) -> int | None:
+        return _files.stamp(self.db, source)
+
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
+    def problems(self) -> list[Problem]:
+        return _files.problems(self.db)
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, files with problems)."""
+        files, problems = _files.counts(self.db)
+        return files - problems, problems
+
+    def drafts(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM articles WHERE draft = 1").fetchone()[0]
+
+    def update(self, results: list[tuple[str, int, object]], removed: Iterable[str] = (),
+               fresh: bool = False) -> set[str]:
+        """Record newly read files (source, stamp, Article | Problem) and forget
+        removed ones; returns the paths of the feeds that may have changed.
+
+        `fresh`: the index held none of these files (a cold build), so there
+        is nothing old to look up or take out, and duplicate links are
+        counted once at the end (see finish_bulk)."""
+        removed = list(removed)
+        affected: set[str] = set()
+        links: set[str] = set()
+        deltas: Counter = Counter()
+        with transaction(self.db):
+            old = {} if fresh else _articles.get_many(self.db, [r[0] for r in results] + removed)
+            for source, article in old.items():
+                rows = _articles.memberships(article)
+                _feeds.remove(self.db, ((feed, _seconds(article), article.id, source) for feed, _ in rows))
+                for feed, name in rows:
+                    deltas[feed, name] -= 1
+                    affected.add(feed)
+                links.add(article.link)
+                _articles.delete(self.db, source)
+            for source in removed:
+                _files.delete(self.db, source)
+            _files.put_many(self.db, ((source, stamp, None if isinstance(result, Article) else result.message)
+                                      for source, stamp, result in results))
+            new = [result for _, _, result in results if isinstance(result, Article)]
+            _articles.put_many(self.db, new)
+            added = []
+            for article in new:
+                published = _seconds(article)
+                for feed, name in _articles.memberships(article):
+                    added.append((feed, published, article.id, article.source, name))
+                    deltas[feed, name] += 1
+                    if not fresh:
+                        affected.add(feed)
+                links.add(article.link)
+            _feeds.add(self.db, added)
+            _feeds.count_names(self.db, deltas)
+            if fresh:
+                affected.update(feed for feed, _ in deltas)
+            else:
+                for link in links:
+                    was_duplicate = self._is_duplicate(link)
+                    _articles.recount_link(self.db, link)
+                    if was_duplicate or self._is_duplicate(link):
+                        affected |= self._feeds_of_copies(link)
+        self._shadow = None
+        return affected
+
+    def finish_bulk(self) -> None:
+        """After fresh updates: count the links used by several files."""
+        with transaction(self.db):
+            _articles.recount_all_links(self.db)
+        self._shadow = None
+
+    def _is_duplicate(self, link: str) -> bool:
+        return self.db.execute("SELECT 1 FROM duplicate_links WHERE link = ?", (link,)).fetchone() is not None
+
+    def _feeds_of_copies(self, link: str) -> set[str]:
+        sources = [row[0] for row in _articles.copies(self.db, link)]
+        return {feed for article in _articles.get_many(self.db, sources).values()
+                for feed, _ in _articles.memberships(article)}
+
+    # --- feeds -------------------------------------------------------------
+
+    def feed(self, path: str, now: int, limit: int) -> Feed | None:
+        """The feed at `now`: its newest `limit` published articles, how many
+        it has and its name; None when it has none (the main feed always exists)."""
+        shadowed, shadowed_names = self._shadowed(now)
+        names = _feeds.names(self.db, path, now)
+        names.subtract(shadowed_names.get(path, Counter()))
+        names = +names
+        kind, key = feed_kind(path)
+        if not names and kind != "all":
+            return None
+        extra = sum(shadowed_names.get(path, Counter()).values())
+        rows = _feeds.newest_rows(self.db, path, now, limit + extra)
+        articles = tuple(_articles.from_row(row) for row in rows if row[0] not in shadowed)[:limit]
+        return Feed(kind, key, _most_used(names) if names else "", path, articles, total=sum(names.values()))
+
+    def _shadowed(self, now: int) -> tuple[set[str], dict[str, Counter]]:
+        """Copies of a link that lose to a newer copy at `now`, and the feed
+        spellings they would have counted for."""
+        if self._shadow is not None and self._shadow[0] == now:
+            return self._shadow[1], self._shadow[2]
+        sources: set[str] = set()
+        for link in _articles.duplicate_links(self.db):
+            sources.update(_articles.losers(self.db, link, now))
+        names: dict[str, Counter] = {}
+        for article in _articles.get_many(self.db, sorted(sources)).values():
+            for feed, name in _articles.memberships(article):
+                names.setdefault(feed, Counter())[name] += 1
+        self._shadow = (now, sources, names)
+        return sources, names
+
+    def feed_paths(self) -> list[str]:
+        """Every feed with at least one article, due or not."""
+        return sorted({MAIN_FEED_PATH, *_feeds.all_paths(self.db)})
+
+    def next_due(self, now: int) -> int | None:
+        return _feeds.next_due(self.db, now)
+
+    def became_due(self, since: int, now: int) -> set[str]:
+        """Feeds of the articles whose date fell in (since, now]."""
+        sources = _feeds.became_due(self.db, since, now)
+        affected = {feed for article in _articles.get_many(self.db, sources).values()
+                    for feed, _ in _articles.memberships(article)}
+        for article in _articles.get_many(self.db, sources).values():
+            if self._is_duplicate(article.link):
+                affected |= self._feeds_of_copies(article.link)
+        return affected
+
+    def published_feeds(self) -> dict[str, tuple]:
+        """path -> (path, kind, key, name, total, newest, updated, version) as last published."""
+        return {row[0]: row for row in _feeds.published(self.db)}
+
+    def save_feeds(self, rows: Iterable[tuple], gone: Iterable[str]) -> None:
+        with transaction(self.db):
+            _feeds.save(self.db, rows, gone)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def article(self, source: str) -> Article | None:
+        return _articles.get(self.db, source)
+
+
+def _seconds(article: Article) -> int:
+    return int(article.published.timestamp())

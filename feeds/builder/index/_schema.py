@@ -1,0 +1,136 @@
+"""The article index's schema, and how an older index is brought up to date.
+
+The index is a cache of the content folder: everything in it can be rebuilt
+by reading the articles again. So an index written by other code or other
+parsing settings (its `identity`) is simply emptied, and migrations only
+exist to keep a large index across releases that do not change its meaning.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry brings an index from version (position) to version (position + 1).
+MIGRATIONS: list[str] = [
+    # 0 -> 1
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE files (
+        -- every article file found under the content folder, publishable or not
+        source TEXT PRIMARY KEY,    -- path relative to the content folder
+        -- hash of (size, mtime_ns, ctime_ns): a file with the same stamp is not
+        -- read again; 0 for a file changed too recently to trust its stamp
+        stamp INTEGER NOT NULL,
+        -- why it is not published as it is; NULL for an article
+        problem TEXT
+    ) WITHOUT ROWID;
+
+    CREATE TABLE articles (
+        source TEXT PRIMARY KEY,    -- as in files.source
+
+        -- what selects and orders the article in its feeds
+        link TEXT NOT NULL,         -- one copy per link is published: the newest
+        id TEXT NOT NULL,           -- the item id (from the link); breaks ties in order
+        published INTEGER NOT NULL, -- Unix seconds; a future date is held back until then
+        updated INTEGER NOT NULL,   -- Unix seconds, never before published
+        draft INTEGER NOT NULL,     -- 1: never published, belongs to no feed
+
+        -- what its feed items show (records.Article)
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        provider_key TEXT NOT NULL,
+        provider_name TEXT NOT NULL,
+        topics TEXT NOT NULL,       -- "slug\\x1fname" pairs joined by \\x1e
+        image_url TEXT,
+        image_width INTEGER,
+        image_height INTEGER,
+        image_title TEXT,
+        digest TEXT NOT NULL        -- changes whenever anything an item shows changes
+    ) WITHOUT ROWID;
+    CREATE INDEX articles_by_link ON articles (link);
+
+    CREATE TABLE duplicate_links (
+        -- links that more than one non-draft file uses (only the newest copy is published)
+        link TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+
+    CREATE TABLE memberships (
+        -- one row per feed a non-draft article belongs to, in feed order
+        feed TEXT NOT NULL,         -- the feed's path: "feed", "topics/ai", "providers/x.com"
+        published INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,         -- how this article spells the topic or provider
+        PRIMARY KEY (feed, published, id, source)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE name_counts (
+        -- memberships per feed and spelling, due or not: the feed's name is the
+        -- spelling most of its published articles use
+        feed TEXT NOT NULL,
+        name TEXT NOT NULL,
+        articles INTEGER NOT NULL,
+        PRIMARY KEY (feed, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE feeds (
+        -- every feed as last published: what the index page and the OPML list show
+        path TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,         -- "all", "topic" or "provider"
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        total INTEGER NOT NULL,     -- published articles
+        newest INTEGER,             -- Unix seconds of the newest item
+        updated INTEGER,            -- the newest `updated` among the items shown
+        version TEXT NOT NULL       -- fingerprint of everything its documents show
+    ) WITHOUT ROWID;
+    """,
+]
+VERSION = len(MIGRATIONS)
+
+
+def connect(path: str, identity: str) -> sqlite3.Connection:
+    """Open (creating or migrating) the index at path; ":memory:" for none on disk."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # a lost last transaction costs a re-read, never corruption
+    db.execute("PRAGMA cache_size=-65536")  # 64 MB
+    db.execute("PRAGMA temp_store=MEMORY")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > VERSION:
+        _reset(db)
+        version = 0
+    if version < VERSION:
+        db.executescript("BEGIN IMMEDIATE;" + ";".join(MIGRATIONS[version:])
+                         + f";PRAGMA user_version = {VERSION}; COMMIT;")
+    row = db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+    if row is None or row[0] != identity:
+        with _transaction(db):
+            for table in ("files", "articles", "duplicate_links", "memberships", "name_counts", "feeds", "meta"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("INSERT INTO meta VALUES ('identity', ?)", (identity,))
+    return db
+
+
+def _reset(db: sqlite3.Connection) -> None:
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.execute("PRAGMA user_version = 0")
+
+
+class _transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, error, traceback):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+transaction = _transaction

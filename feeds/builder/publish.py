@@ -1,0 +1,138 @@
+"""From the index to the writer: which feeds changed, which documents that
+changes, and their bytes.
+
+Only feeds that may have changed are looked up again (the index keeps every
+feed's fingerprint), then every document is compared with what the writer
+holds, so a writer that missed a change, or a new export folder, still
+gets exactly the documents it lacks. All documents of a pass are known
+before any is written; rendering runs on several processes when there are
+many documents, and only this process writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from ..collect import Collection, MAIN_FEED_PATH
+from ..records import Feed, Site
+from ..render import FEED_FORMATS, feed_updated, feed_version, pages_version, render_formats
+from ..render.pages import index_html, opml
+from ..writers import Rendered, WriteReport
+from .index import Index
+
+PAGES = (("index.html", "html"), ("feeds.opml", "opml"))
+PARALLEL_MIN_FEEDS = 60
+
+
+@dataclass
+class PublishReport:
+    feeds_changed: list[str] = field(default_factory=list)
+    write: WriteReport = field(default_factory=WriteReport)
+    published: int = 0  # articles in the main feed
+    feeds: int = 0
+
+
+def publish(index: Index, site: Site, writer, affected: set[str] | None, now: int, stats: dict,
+            jobs: int = 1) -> PublishReport:
+    """Bring the feeds `affected` (None: all) up to date in the index at
+    `now`, then give the writer every document it lacks."""
+    report = PublishReport()
+    previous = index.published_feeds()
+    paths = set(index.feed_paths()) | previous.keys() if affected is None else set(affected)
+    paths.add(MAIN_FEED_PATH)  # its row carries the count and date the pages show
+    fresh: dict[str, Feed] = {}
+    rows, gone = [], []
+    for path in sorted(paths):
+        feed = index.feed(path, now, site.items_per_feed)
+        if feed is None:
+            if path in previous:
+                gone.append(path)
+                report.feeds_changed.append(path)
+            continue
+        fresh[path] = feed
+        row = _row(feed, site)
+        if previous.get(path) != row:
+            rows.append(row)
+            report.feeds_changed.append(path)
+    if rows or gone:
+        index.save_feeds(rows, gone)
+        previous = index.published_feeds()
+    collection = _collection(previous, fresh[MAIN_FEED_PATH])
+    report.published, report.feeds = collection.main.size, len(previous)
+    if writer is None:  # the index only (`feeds check`, `feeds list`)
+        return report
+    pages = pages_version(collection, site)
+    wanted = {name: pages for name, _ in PAGES}
+    for path, row in previous.items():
+        for fmt in FEED_FORMATS:
+            wanted[f"{path}.{fmt}"] = f"{fmt}:{row[7]}"
+    held = writer.versions()
+    stale = [name for name, version in wanted.items() if held.get(name) != version]
+    stale_feeds: dict[str, list[str]] = {}
+    for name in stale:
+        if name in wanted and not name.endswith((".html", ".opml")):
+            path, _, fmt = name.rpartition(".")
+            stale_feeds.setdefault(path, []).append(fmt)
+    rendered = _render(index, site, now, fresh, stale_feeds, collection, stale, pages, jobs)
+    report.write = writer.publish(wanted, stale, rendered, stats={
+        **stats, "articles": collection.main.size, "feeds": len(previous)})
+    return report
+
+
+def _row(feed: Feed, site: Site) -> tuple:
+    newest = feed.newest
+    return (feed.path, feed.kind, feed.key, feed.name, feed.size,
+            int(newest.timestamp()) if newest else None, int(feed_updated(feed, site).timestamp()),
+            feed_version(feed, site))
+
+
+def _collection(rows: dict[str, tuple], main: Feed) -> Collection:
+    """Every feed as the index page and the OPML list need it: name, size, date."""
+    topics, providers = [], []
+    for path, kind, key, name, total, newest, _updated, _version in sorted(rows.values(), key=lambda r: r[2]):
+        if kind == "all":
+            continue
+        latest = datetime.fromtimestamp(newest, timezone.utc) if newest is not None else None
+        (topics if kind == "topic" else providers).append(Feed(kind, key, name, path, (), total, latest))
+    return Collection(main=main, topics=tuple(topics), providers=tuple(providers))
+
+
+def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_feeds: dict[str, list[str]],
+            collection: Collection, stale: list[str], pages: str, jobs: int) -> Iterator[Rendered]:
+    newest_of_pages = int(feed_updated(collection.main, site).timestamp())
+    for name, fmt in PAGES:
+        if name in stale:
+            body = index_html(collection, site) if fmt == "html" else opml(collection, site)
+            yield Rendered(name, fmt, pages, body, newest_of_pages)
+    jobs_list = [(path, formats) for path, formats in sorted(stale_feeds.items())]
+
+    def feeds() -> Iterator[tuple[Feed, list[str]]]:
+        for path, formats in jobs_list:
+            feed = fresh.get(path) or index.feed(path, now, site.items_per_feed)
+            if feed is not None:
+                yield feed, formats
+
+    if jobs <= 1 or len(jobs_list) < PARALLEL_MIN_FEEDS:
+        for feed, formats in feeds():
+            yield from _render_feed((feed, formats, site))
+        return
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for documents in pool.imap(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()),
+                                   chunksize=4):
+            yield from documents
+
+
+def _render_feed(job: tuple[Feed, list[str], Site]) -> Iterable[Rendered]:
+    feed, formats, site = job
+    version = feed_version(feed, site)
+    newest = int(feed_updated(feed, site).timestamp())
+    bodies = render_formats(feed, formats, site)
+    return [Rendered(f"{feed.path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest) for fmt in formats]
+
+
+def _render_feed_list(job) -> list[Rendered]:
+    return list(_render_feed(job))
+
+

@@ -1,0 +1,186 @@
+"""The web app: sends the documents the builder put in the store, nothing else.
+
+Plain polls (a GET or HEAD with no validator, or exactly the current ETag)
+are answered from ready responses before Flask is involved; every other
+request goes through Flask and Werkzeug's conditional-request handling.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, NotFound
+
+from ..config import Config, load_config
+from ..store import open_store
+from .documents import Documents, NotReady
+from .supervisor import Supervisor
+
+log = logging.getLogger("feeds")
+
+FEED_FORMATS = ("atom", "rss", "json")
+HEALTHY_HEARTBEAT_SECONDS = 10.0  # a builder that has not renewed its lock for longer is presumed dead
+RETRY_AFTER = "2"
+
+
+def locate(path_info: str) -> str | None:
+    """URL path -> document path in the store ("feed.atom", "index.html", ...)."""
+    if path_info in ("/", "/index.html"):
+        return "index.html"
+    if path_info == "/feeds.opml":
+        return "feeds.opml"
+    stem, dot, fmt = path_info.rpartition(".")
+    if not dot or fmt not in FEED_FORMATS:
+        return None
+    if stem == "/feed":
+        return path_info[1:]
+    kind, _, key = stem[1:].partition("/")
+    if kind in ("topics", "providers") and key and "/" not in key:
+        return path_info[1:]
+    return None
+
+
+class PollShortcut:
+    """WSGI middleware answering plain polls from ready responses; anything
+    else, including every error, goes to the Flask app."""
+
+    _OTHER_CONDITIONS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
+                         "HTTP_RANGE", "HTTP_IF_RANGE")
+
+    def __init__(self, app, documents: Documents, supervisor: Supervisor | None):
+        self.app, self.documents, self.supervisor = app, documents, supervisor
+
+    def __call__(self, environ, start_response):
+        if self.supervisor is not None:
+            self.supervisor.ensure_running()
+        method = environ.get("REQUEST_METHOD")
+        path = locate(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
+        if path is None or any(name in environ for name in self._OTHER_CONDITIONS):
+            return self.app(environ, start_response)
+        try:
+            prepared = self.documents.get(path)
+        except Exception:  # noqa: BLE001 - Flask produces the proper error response
+            return self.app(environ, start_response)
+        if prepared is None:
+            return self.app(environ, start_response)
+        validator = environ.get("HTTP_IF_NONE_MATCH")
+        if validator is None:
+            start_response("200 OK", list(prepared.headers))
+            return [prepared.body] if method == "GET" else []
+        if validator == f'"{prepared.etag}"':
+            start_response("304 Not Modified", [h for h in prepared.headers if h[0] not in _ENTITY_HEADERS])
+            return []
+        return self.app(environ, start_response)
+
+
+_ENTITY_HEADERS = {"Content-Length", "Content-Type"}
+
+
+def health(store) -> tuple[int, dict]:
+    """(status, body) for load balancers: 200 when a complete version exists
+    and a builder was seen recently, 503 otherwise."""
+    try:
+        manifest = store.current()
+    except Exception:  # noqa: BLE001 - an unreachable store is simply unhealthy
+        manifest = None
+    heartbeat = store.heartbeat_age()
+    alive = store.builder_alive()
+    ok = manifest is not None and heartbeat is not None and heartbeat <= HEALTHY_HEARTBEAT_SECONDS
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "store_version": manifest.version if manifest else None,
+        "articles": manifest.stats.get("articles") if manifest else None,
+        "feeds": manifest.stats.get("feeds") if manifest else None,
+        "problems": manifest.stats.get("problems") if manifest else None,
+        "seconds_since_build": round(time.time() - manifest.built_at, 1) if manifest else None,
+        "seconds_since_builder_seen": round(heartbeat, 1) if heartbeat is not None else None,
+        "builder_holds_lock": alive,
+    }
+    return (200 if ok else 503), body
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """The application. `config` is a Config, or a dict of overrides for the
+    configuration loaded from FEEDS_CONFIG / config/feeds.toml and FEEDS_*."""
+    if not isinstance(config, Config):
+        config = load_config(overrides=config or {})
+    app = Flask(__name__)
+    app.config["FEEDS"] = config
+    if not logging.getLogger("feeds").handlers and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = open_store(config)
+    documents = Documents(store, config.cache_max_age)
+    supervisor = Supervisor(config, store) if config.builder == "auto" else None
+    if supervisor is not None:
+        supervisor.ensure_running()
+    app.extensions["feeds"] = documents
+    app.extensions["feeds.supervisor"] = supervisor
+
+    def respond(path: str) -> Response:
+        prepared = documents.get(path)
+        if prepared is None:
+            raise NotFound()
+        response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(request)
+        del response.headers["Date"]  # the server adds its own; Werkzeug's would make two
+        return response
+
+    def route(rule: str, endpoint: str, view) -> None:
+        app.add_url_rule(rule, endpoint, view, methods=["GET"], provide_automatic_options=False)
+
+    route("/", "index", lambda: respond("index.html"))
+    route("/index.html", "index_html", lambda: respond("index.html"))
+    route("/feeds.opml", "opml", lambda: respond("feeds.opml"))
+    route("/feed.<fmt>", "main_feed", lambda fmt: respond(f"feed.{_feed_format(fmt)}"))
+
+    def grouped(kind: str):
+        def view(name: str) -> Response:
+            key, _, fmt = name.rpartition(".")
+            if not key:
+                raise NotFound()
+            return respond(f"{kind}/{key}.{_feed_format(fmt)}")
+        return view
+
+    route("/topics/<name>", "topic_feed", grouped("topics"))
+    route("/providers/<name>", "provider_feed", grouped("providers"))
+
+    def healthz() -> Response:
+        status, body = health(store)
+        return Response(json.dumps(body, sort_keys=True) + "\n", status=status,
+                        content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    route("/healthz", "healthz", healthz)
+
+    @app.after_request
+    def common_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.errorhandler(NotReady)
+    def not_ready(error: NotReady) -> Response:
+        return Response("503 Service Unavailable: the feeds are being built; try again shortly\n", status=503,
+                        content_type="text/plain; charset=utf-8",
+                        headers={"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        response = Response(f"{error.code} {error.name}\n", status=error.code,
+                            content_type="text/plain; charset=utf-8")
+        if error.code == 405:
+            response.headers["Allow"] = "GET, HEAD"
+        return response
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception) -> Response:
+        log.error("error serving %s: %s", request.path[:200], type(error).__name__, exc_info=error)
+        return Response("500 Internal Server Error\n", status=500, content_type="text/plain; charset=utf-8")
+
+    app.wsgi_app = PollShortcut(app.wsgi_app, documents, supervisor)
+    return app
+
+
+def _feed_format(fmt: str) -> str:
+    if fmt not in FEED_FORMATS:
+        raise NotFound()
+    return fmt

@@ -1,0 +1,118 @@
+"""What a server process knows: the store's current version, and the
+documents it has already sent, ready with their headers.
+
+Every request asks the store for its current version (a stat of one file, or
+one Redis GET), so once any server has sent a version no server sends an
+older one. Bodies are read once per version and kept in a bounded cache.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from werkzeug.http import http_date
+
+from ..exceptions import StoreError
+from ..store import Entry, Manifest
+
+log = logging.getLogger("feeds")
+
+MEDIA_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "opml": "text/x-opml; charset=utf-8",
+}
+HTML_SECURITY_HEADERS = (
+    # The index page needs no script at all; its only style is inline.
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
+CACHE_BYTES = 48 * 1024 * 1024  # bodies kept per process; the rest is read from the store again
+
+
+class NotReady(Exception):
+    """The store has no complete version yet (the first build is running), or cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document ready to send: body and every header of its 200 response."""
+
+    etag: str
+    body: bytes
+    last_modified: int | None  # None, or later than the clock: sent without Last-Modified
+    headers: tuple[tuple[str, str], ...]
+
+
+class Documents:
+    def __init__(self, store, cache_max_age: int):
+        self.store = store
+        self.cache_control = f"public, max-age={cache_max_age}"
+        self._ready: dict[tuple[str, str], Prepared] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._failing = False
+
+    def manifest(self) -> Manifest:
+        try:
+            manifest = self.store.current()
+            if self._failing:
+                log.warning("document store %s reachable again", self.store.name)
+                self._failing = False
+        except StoreError as error:
+            if not self._failing:
+                log.warning("%s; serving the last version read", error)
+                self._failing = True
+            manifest = getattr(self.store, "_manifest", None)
+        if manifest is None:
+            raise NotReady()
+        return manifest
+
+    def get(self, path: str) -> Prepared | None:
+        """The current version of the document at path ("feed.atom"), None if there is none."""
+        entry = self.manifest().documents.get(path)
+        if entry is None:
+            return None
+        key = (path, entry.etag)
+        prepared = self._ready.get(key)
+        now = int(time.time())
+        if prepared is not None and (prepared.last_modified is not None or entry.last_modified is None
+                                     or entry.last_modified > now):
+            return prepared  # dated, or still not datable
+        body = prepared.body if prepared is not None else self._body(entry)
+        prepared = self._prepare(entry, body, now)
+        with self._lock:
+            old = self._ready.pop(key, None)
+            self._bytes += len(body) - (len(old.body) if old else 0)
+            self._ready[key] = prepared
+            while self._bytes > CACHE_BYTES and len(self._ready) > 1:
+                dropped = self._ready.pop(next(iter(self._ready)))  # the oldest
+                self._bytes -= len(dropped.body)
+        return prepared
+
+    def _body(self, entry: Entry) -> bytes:
+        try:
+            body = self.store.body(entry.etag)
+        except StoreError as error:
+            log.warning("%s", error)
+            raise NotReady() from None
+        if body is None:  # superseded and collected meanwhile: the next manifest names its successor
+            raise NotReady()
+        return body
+
+    def _prepare(self, entry: Entry, body: bytes, now: int) -> Prepared:
+        headers = [("Content-Type", MEDIA_TYPES[entry.fmt]), ("Content-Length", str(len(body))),
+                   ("ETag", f'"{entry.etag}"')]
+        dated = entry.last_modified is not None and entry.last_modified <= now
+        if dated:
+            headers.append(("Last-Modified", http_date(entry.last_modified)))
+        headers += [("Cache-Control", self.cache_control), ("X-Content-Type-Options", "nosniff")]
+        if entry.fmt == "html":
+            headers += HTML_SECURITY_HEADERS
+        return Prepared(entry.etag, body, entry.last_modified if dated else None, tuple(headers))

@@ -1,0 +1,50 @@
+"""What crosses the store boundary: a document's entry and a store's manifest."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One document as stored: enough to answer any request for it."""
+
+    etag: str  # hash of the body; the body is stored under it
+    last_modified: int | None  # Unix seconds; None: not yet datable
+    fmt: str  # "atom", "rss", "json", "html", "opml"
+    size: int
+    version: str  # fingerprint of what it shows (the builder's, to know what to re-render)
+
+    def encode(self) -> list:
+        return [self.etag, self.last_modified, self.fmt, self.size, self.version]
+
+    @classmethod
+    def decode(cls, value: list) -> "Entry":
+        return cls(*value)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A complete version of the site: every document, and what it was built from."""
+
+    version: int  # increases with every commit; a server never goes back to a lower one
+    built_at: float  # Unix time of the commit
+    stats: dict = field(default_factory=dict)  # articles, feeds, problems
+    documents: dict[str, Entry] = field(default_factory=dict, repr=False)  # path -> Entry
+
+    def head(self) -> str:
+        return json.dumps({"version": self.version, "built_at": self.built_at, "stats": self.stats},
+                          sort_keys=True, separators=(",", ":"))
+
+    def encode(self) -> bytes:
+        return json.dumps({"store": 1, "version": self.version, "built_at": self.built_at, "stats": self.stats,
+                           "documents": {path: entry.encode() for path, entry in sorted(self.documents.items())}},
+                          separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, data: bytes | str) -> "Manifest":
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("store") != 1:
+            raise ValueError("not a feeds store manifest")
+        return cls(int(raw["version"]), float(raw["built_at"]), dict(raw.get("stats") or {}),
+                   {path: Entry.decode(value) for path, value in raw["documents"].items()})

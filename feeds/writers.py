@@ -1,0 +1,259 @@
+"""Every file and store entry `feeds` writes goes through a Writer.
+
+Two writers take the builder's documents: ExportWriter fills a folder for
+any static web server (real paths, incremental, every file replaced
+atomically), StoreWriter fills the document store the servers read (bodies
+by ETag, then one commit that makes the new version current). Both are told
+every document the site has (path -> version) and get the bytes of those
+they do not already hold.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .exceptions import ExportError
+from .store import Entry, Manifest
+
+MANIFEST = ".feeds-manifest.json"
+_SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
+# Temporary files of an export that was killed before it could rename them.
+_LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)\.[A-Za-z0-9_]{6,}\.tmp$")
+_FOLDERS = ("", "topics", "providers")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A document's bytes, as the builder made them."""
+
+    path: str  # "feed.atom", "topics/ai.rss", "index.html", ...
+    fmt: str
+    version: str  # fingerprint of what it shows
+    body: bytes
+    newest: int  # Unix seconds of the newest change it shows (Last-Modified, unless edited since)
+
+
+@dataclass
+class WriteReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    store_version: int | None = None
+
+
+class ExportWriter:
+    """A folder for static hosting, with a manifest of what this tool wrote there."""
+
+    def __init__(self, outdir: Path, settings: str):
+        self.outdir = Path(outdir)
+        self.settings = settings
+        make_dir(self.outdir)
+        self.root = self.outdir.resolve()
+        remove_leftovers(self.root)
+        self._previous = _read_manifest(self.root, settings)
+
+    def versions(self) -> dict[str, str | None]:
+        """path -> version of every document in the folder that is as this tool left it."""
+        held = {}
+        for path, known in self._previous.items():
+            target = safe_target(self.root, path, must_exist=False)
+            if target is not None and known[0] is not None and _size(target) == known[1]:
+                held[path] = known[0]
+        return held
+
+    def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
+                stats: dict | None = None) -> WriteReport:
+        report = WriteReport()
+        held = self.versions()
+        manifest = {path: self._previous[path] for path in wanted if held.get(path) == wanted[path]}
+        report.unchanged.extend(manifest)
+        stale = [path for path in stale if path not in manifest]
+        if stale:
+            # Until this run completes, no file it may replace can be trusted and
+            # every file it may create must be known: a killed run leaves exactly that.
+            interim = {**self._previous, **manifest, **{path: [None, None] for path in stale}}
+            self._write_manifest(interim)
+        for doc in rendered:
+            target = safe_target(self.root, doc.path)
+            written = write_if_changed(target, doc.body)
+            manifest[doc.path] = [doc.version, len(doc.body)]
+            (report.written if written else report.unchanged).append(doc.path)
+        for path in sorted(self._previous.keys() - wanted.keys()):
+            target = safe_target(self.root, path, must_exist=False)
+            if target is not None:
+                try:
+                    target.unlink()
+                    report.removed.append(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as error:
+                    raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
+        self._write_manifest(manifest)
+        self._previous = manifest
+        return report
+
+    def _write_manifest(self, files: dict[str, list]) -> None:
+        data = json.dumps({"generator": "feeds", "settings": self.settings, "files": dict(sorted(files.items()))},
+                          separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
+        write_if_changed(self.root / MANIFEST, data)
+
+
+class StoreWriter:
+    """The document store, and the Last-Modified of every version put in it.
+
+    A document's Last-Modified is its newest item's date; when it changes
+    without a newer item (an edit that keeps the dates, the newest article
+    removed) it becomes the time of the change, so a client polling with
+    If-Modified-Since alone still gets the new version. Each new version's
+    date is a later second than any date given to the document before; if
+    that second has not come yet, servers leave Last-Modified out until it has.
+    """
+
+    def __init__(self, store, clock=time.time):
+        self.store = store
+        self.clock = clock
+
+    def versions(self) -> dict[str, str | None]:
+        manifest = self.store.current()
+        return {path: entry.version for path, entry in manifest.documents.items()} if manifest else {}
+
+    def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
+                stats: dict | None = None) -> WriteReport:
+        report = WriteReport()
+        current = self.store.current()
+        old = current.documents if current else {}
+        documents = {path: old[path] for path in wanted if path in old and old[path].version == wanted[path]}
+        report.unchanged.extend(documents)
+        changed: dict[str, Entry | None] = {}
+        now = int(self.clock())
+        for doc in rendered:
+            etag = hashlib.blake2b(doc.body, digest_size=16).hexdigest()
+            previous = old.get(doc.path)
+            self.store.put(etag, doc.body)
+            entry = Entry(etag, _last_modified(previous, etag, doc.newest, now), doc.fmt, len(doc.body),
+                          doc.version)
+            documents[doc.path] = changed[doc.path] = entry
+            (report.written if previous is None or previous.etag != etag else report.unchanged).append(doc.path)
+        for path in sorted(old.keys() - wanted.keys()):
+            changed[path] = None
+            report.removed.append(path)
+        version = (current.version if current else 0) + 1
+        manifest = Manifest(version, self.clock(), dict(stats or {}), documents)
+        if changed or current is None or stats != current.stats:
+            self.store.commit(manifest, changed)
+            report.store_version = version
+        return report
+
+
+def _last_modified(previous: Entry | None, etag: str, newest: int, now: int) -> int:
+    if previous is not None and previous.etag == etag and previous.last_modified is not None:
+        return previous.last_modified  # the same bytes again: the same date
+    floor = previous.last_modified if previous is not None else None
+    newest = min(newest, now)
+    if floor is None or newest > floor:
+        return newest
+    return max(now, floor + 1)  # servers withhold a date later than their clock
+
+
+# --- files ----------------------------------------------------------------
+
+def _size(path: Path) -> int | None:
+    # Size only: the manifest lives in the export, so it must be as deterministic as the rest.
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def safe_target(root: Path, relpath: str, must_exist: bool = True) -> Path | None:
+    """The file for relpath inside root; names derived from content never climb out.
+
+    Every part must start with a letter or digit, so no part is "." or ".."
+    and the path stays inside root (checked as text: this runs for every
+    document of every export)."""
+    if not _SAFE_RELPATH.match(relpath):
+        if must_exist:
+            raise ExportError(f"refusing unsafe output path {relpath!r}")
+        return None
+    return root / relpath
+
+
+def write_if_changed(target: Path, data: bytes) -> bool:
+    try:
+        with open(target, "rb") as handle:
+            if handle.read(len(data) + 1) == data:
+                return False
+    except OSError:
+        pass  # missing or unreadable: (re)write it
+    atomic_write(target, data)
+    return True
+
+
+def atomic_write(target: Path, data: bytes, error=ExportError) -> None:
+    """Replace target with data so readers see either the old or the new file."""
+    try:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except (FileNotFoundError, NotADirectoryError):  # folders are made on first use, not checked per file
+            make_dir(target.parent, error)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as why:
+        raise error(f"{target.parent}: cannot write: {why.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            os.fchmod(fd, 0o644)
+        os.replace(tmp, target)
+    except OSError as why:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise error(f"{target}: cannot write: {why.strerror}") from None
+
+
+def make_dir(path: Path, error=ExportError) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise error(f"{path}: exists and is not a folder") from None
+    except NotADirectoryError:
+        raise error(f"{path}: a parent of this path is a file, not a folder") from None
+    except OSError as why:
+        raise error(f"{path}: cannot create folder: {why.strerror}") from None
+
+
+def remove_leftovers(root: Path) -> None:
+    for folder in _FOLDERS:
+        try:
+            names = os.listdir(root / folder)
+        except OSError:
+            continue
+        for name in names:
+            if _LEFTOVER.match(name):
+                try:
+                    os.unlink(root / folder / name)
+                except OSError:
+                    pass
+
+
+def _read_manifest(root: Path, settings: str) -> dict[str, list]:
+    """relpath -> [version, size] of the previous export, if it was ours."""
+    try:
+        data = json.loads((root / MANIFEST).read_text("utf-8"))
+        files = data["files"]
+        if not isinstance(files, dict):
+            return {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    # Other code or settings: every document may differ, but the files are still ours to remove.
+    same = data.get("settings") == settings
+    return {path: (entry if same and isinstance(entry, list) and len(entry) == 2 else [None, None])
+            for path, entry in files.items() if isinstance(path, str)}

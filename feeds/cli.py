@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(sys, name, open(os.devnull, "w"))
     parser = _parser()
     args = parser.parse_args(argv)
+    _log_to_stderr()
     try:
         config = _config(args)
         if not config.content.is_dir():
@@ -44,6 +45,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout closed early (`feeds list | head`): not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+class _Stderr(logging.Handler):
+    """Warnings on whatever sys.stderr is at the time (tests redirect it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except (OSError, ValueError):
+            pass
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("feeds")
+    if not any(isinstance(handler, _Stderr) for handler in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("feeds: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def run() -> None:
@@ -127,7 +148,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _builder(config: Config, args: argparse.Namespace, writer):
     from .builder import Builder
-    jobs = getattr(args, "jobs", None) or os.cpu_count() or 1
+    jobs = getattr(args, "jobs", None)
+    jobs = os.cpu_count() or 1 if jobs is None else jobs
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     if getattr(args, "cache_dir", None):
@@ -168,7 +190,8 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
         if args.if_free:
             return EXIT_OK
         raise StoreError(f"another builder holds the store {store.name}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s feeds builder[%(process)d]: %(message)s")
+    for handler in logging.getLogger("feeds").handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s feeds builder[%(process)d]: %(message)s"))
     stop = threading.Event()
     _keep_lock(store, stop)
     try:
@@ -214,8 +237,6 @@ def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = 
     stop = stop or threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s feeds: %(message)s")
 
     def report(result) -> None:
         if not quiet:

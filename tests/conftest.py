@@ -391,3 +391,41 @@ def shared_secret_scanner(shared_secrets) -> SecretScanner:
 @pytest.fixture(scope="session")
 def builder_secret_scanner() -> SecretScanner:
     return SecretScanner([corpus_builder.SECRET])
+
+
+# --- Serving: the web app with its builder process ------------------------------
+
+def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll condition() until it returns something true; fail after timeout seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(content, **config) -> a Flask app whose builder process has
+    published the store; the builder is stopped after the test."""
+    from feeds.config import load_config
+    from feeds.server import create_app
+    apps = []
+
+    def start(content: Path, **overrides):
+        values = {"content": str(content), "base_url": "https://news.example/",
+                  "cache_dir": str(tmp_path / f"cache-{len(apps)}"), **overrides}
+        app = create_app(load_config(overrides=values, environ={}))
+        apps.append(app)
+        client = app.test_client()
+        wait_for(lambda: client.get("/healthz").status_code == 200, what="the first build")
+        return app
+
+    yield start
+    for app in apps:
+        supervisor = app.extensions.get("feeds.supervisor")
+        if supervisor is not None:
+            supervisor.close()

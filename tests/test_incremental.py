@@ -1,4 +1,4 @@
-"""Re-exports: the parse cache, and rewriting only what changed."""
+"""Re-exports: the article index, and rewriting only what changed."""
 from __future__ import annotations
 
 import os
@@ -80,31 +80,26 @@ def test_feeds_that_disappear_are_removed_and_nothing_else(folder):
     assert keep.exists()
 
 
-def test_a_corrupt_parse_cache_is_discarded_not_trusted(folder):
+def test_a_corrupt_index_is_discarded_and_rebuilt(folder):
     export(folder)
-    shards = list((folder / "cache").rglob("*.pickle"))
-    assert shards
-    for shard in shards:
-        shard.write_bytes(b"\x80\x04garbage that is not a pickle")
+    indexes = list((folder / "cache").glob("index-*.sqlite"))
+    assert len(indexes) == 1
+    for leftover in (folder / "cache").glob("index-*.sqlite-*"):
+        leftover.unlink()
+    indexes[0].write_bytes(b"garbage that is not an SQLite database" * 100)
     run, again = export(folder)
     assert again["parsed"] == 6 and again["written"] == 0
-    assert "Traceback" not in run.err
+    assert "discarded" in run.err and "Traceback" not in run.err
 
 
-def test_a_parse_cache_that_would_run_code_is_refused(folder, tmp_path):
-    import pickle
+def test_an_index_written_with_other_settings_is_rebuilt(folder):
+    import sqlite3
     export(folder)
-    marker = tmp_path / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    for shard in (folder / "cache").rglob("*.pickle"):
-        shard.write_bytes(pickle.dumps({"identity": None, "entries": Exploit()}))
+    (index,) = (folder / "cache").glob("index-*.sqlite")
+    with sqlite3.connect(index) as db:
+        db.execute("UPDATE meta SET value = 'another version' WHERE key = 'identity'")
     _, again = export(folder)
-    assert not marker.exists()
-    assert again["parsed"] == 6
+    assert again["parsed"] == 6 and again["written"] == 0
 
 
 def test_an_edited_file_is_parsed_again(folder):

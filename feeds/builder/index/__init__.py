@@ -8,6 +8,7 @@ Only this package holds SQL; the builder speaks to it in records.
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -19,7 +20,7 @@ from ...records import Article, Feed, Problem
 from . import _articles, _feeds, _files
 from ._schema import connect, transaction
 
-Result = "Article | Problem"
+log = logging.getLogger("feeds")
 
 
 def feed_kind(path: str) -> tuple[str, str]:
@@ -36,7 +37,17 @@ class Index:
         try:
             if path is not None:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = connect(str(path) if path is not None else ":memory:", identity)
+            try:
+                self.db = connect(str(path) if path is not None else ":memory:", identity)
+            except sqlite3.DatabaseError as error:
+                if path is None:
+                    raise
+                # A cache of the content folder: when unreadable, it is rebuilt, never trusted.
+                log.warning("article index %s is unreadable (%s): discarded, every file will be read again",
+                            path, error)
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                self.db = connect(str(path), identity)
         except (OSError, sqlite3.Error) as error:
             raise ArticleIndexError(f"{path}: cannot open the article index: {error}") from None
         self._shadow: tuple[int, set[str], dict[str, Counter]] | None = None

@@ -1,0 +1,194 @@
+"""The builder: the article index kept current by full and targeted scans,
+feeds brought up to date incrementally, scheduled articles published when due.
+
+The reference is always a cold build of the same content at the same moment
+(an index in memory, every file read): whatever sequence of changes led to
+a folder, the incremental result must be byte for byte the same.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from corpus_builder import write_article
+from feeds.builder import Builder
+from feeds.config import load_config
+from feeds.render import settings_version
+from feeds.writers import ExportWriter
+
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+PAST = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+class Clock:
+    def __init__(self, when: datetime):
+        self.now = when.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def config_for(content: Path, cache: Path):
+    return load_config(overrides={"content": str(content), "base_url": "https://x.test/", "cache_dir": str(cache)},
+                       environ={})
+
+
+def builder_for(content: Path, out: Path, cache: Path, clock, index="default") -> Builder:
+    config = config_for(content, cache)
+    return Builder(config, ExportWriter(out, settings_version(config.site)), index=index, clock=clock)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def cold(content: Path, tmp: Path, clock) -> dict[str, bytes]:
+    out = tmp / "cold-out"
+    shutil.rmtree(out, ignore_errors=True)
+    builder = builder_for(content, out, tmp / "unused-cache", clock, index=None)
+    builder.build()
+    builder.close()
+    return tree(out)
+
+
+def settle(content: Path) -> None:
+    """Date files written in the last minute in the past, as files are long
+    after they were written (a file changed within the last two seconds is
+    always read again: its stamp could miss a second change)."""
+    recent = datetime.now().timestamp() - 60
+    for path in content.rglob("*.md"):
+        if path.stat().st_mtime > recent:
+            os.utime(path, (PAST, PAST))
+
+
+@pytest.fixture
+def content(tmp_path) -> Path:
+    folder = tmp_path / "content"
+    write_article(folder, "a.md", title="Alpha", webUrl="https://one.example/a", topics=["AI", "Robotics"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 - timedelta(days=3))
+    write_article(folder, "b.md", title="Beta", webUrl="https://two.example/b", topics=["Cloud"],
+                  provider={"name": "Two", "domain": "two.example"}, publishedDateTime=T0 - timedelta(days=2))
+    write_article(folder, "sub/c.md", title="Gamma", webUrl="https://one.example/c", topics=["AI"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 - timedelta(days=1))
+    settle(folder)
+    return folder
+
+
+def test_a_change_rewrites_only_the_documents_of_the_feeds_it_touches(content, tmp_path):
+    clock = Clock(T0)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    first = builder.build()
+    assert first.scan.read == 3 and len(first.publish.write.written) == 2 + 3 * 6
+    write_article(content, "b.md", title="Beta, edited", webUrl="https://two.example/b", topics=["Cloud"],
+                  provider={"name": "Two", "domain": "two.example"}, publishedDateTime=T0 - timedelta(days=2))
+    settle(content)
+    again = builder.build()
+    assert again.scan.read == 1
+    # the main feed, topics/cloud and providers/two.example; the pages' rows did not change
+    assert sorted(again.publish.feeds_changed) == ["feed", "providers/two.example", "topics/cloud"]
+    assert sorted(again.publish.write.written) == sorted(
+        f"{path}.{fmt}" for path in ("feed", "providers/two.example", "topics/cloud") for fmt in ("atom", "rss", "json"))
+    assert tree(tmp_path / "out") == cold(content, tmp_path, clock)
+    nothing = builder.build()
+    assert nothing.scan.read == 0 and nothing.publish.write.written == []
+
+
+def test_a_warm_start_reads_no_file_and_writes_nothing(content, tmp_path):
+    clock = Clock(T0)
+    builder_for(content, tmp_path / "out", tmp_path / "cache", clock).build()
+    again = builder_for(content, tmp_path / "out", tmp_path / "cache", clock).build()
+    assert again.scan.read == 0 and again.publish.write.written == [] and again.publish.feeds_changed == []
+
+
+def test_a_scheduled_article_appears_when_due_without_any_file_change(content, tmp_path):
+    clock = Clock(T0)
+    write_article(content, "later.md", title="Embargoed", webUrl="https://one.example/later", topics=["Ethics"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 + timedelta(hours=1))
+    settle(content)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder.build()
+    out = tmp_path / "out"
+    assert b"Embargoed" not in (out / "feed.atom").read_bytes()
+    assert not (out / "topics" / "ethics.atom").exists()
+    assert builder.next_due() == int((T0 + timedelta(hours=1)).timestamp())
+    clock.now += 3599
+    builder.build(paths=[])
+    assert b"Embargoed" not in (out / "feed.atom").read_bytes()
+    clock.now += 1
+    due = builder.build(paths=[])
+    assert due.scan.read == 0
+    assert b"Embargoed" in (out / "feed.atom").read_bytes()
+    assert b"Embargoed" in (out / "topics" / "ethics.atom").read_bytes()
+    assert tree(out) == cold(content, tmp_path, clock)
+    assert builder.next_due() is None
+
+
+def test_the_newest_copy_of_a_link_wins_and_the_older_returns_when_it_goes(content, tmp_path):
+    clock = Clock(T0)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder.build()
+    write_article(content, "copy.md", title="Alpha, newer copy", webUrl="https://one.example/a", topics=["Ethics"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 - timedelta(hours=1))
+    settle(content)
+    builder.build()
+    out = tmp_path / "out"
+    main = (out / "feed.atom").read_text()
+    assert "Alpha, newer copy" in main and "<title>Alpha</title>" not in main
+    assert not (out / "topics" / "robotics.atom").exists()  # its only article lost to the newer copy
+    assert tree(out) == cold(content, tmp_path, clock)
+    (content / "copy.md").unlink()
+    builder.build()
+    assert "<title>Alpha</title>" in (out / "feed.atom").read_text()
+    assert (out / "topics" / "robotics.atom").exists()
+    assert tree(out) == cold(content, tmp_path, clock)
+
+
+def test_any_sequence_of_changes_gives_the_bytes_of_a_cold_build(content, tmp_path):
+    """Adds, edits, moves, removals, drafts, duplicate links, spellings and schedules, at random."""
+    rng = random.Random(20261130)
+    clock = Clock(T0)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder.build()
+    topics = ["AI", "ai", "Robotics", "Cloud", "Ethics", "Chips"]
+    links = [f"https://{host}/{n}" for host in ("one.example", "two.example", "three.example") for n in range(6)]
+    for step in range(40):
+        files = sorted(p for p in content.rglob("*.md"))
+        action = rng.choice(["add", "add", "edit", "move", "remove", "draft", "folder"])
+        if action == "add" or not files:
+            name = f"{rng.choice(['', 'sub/', 'deep/er/'])}n{step}.md"
+            link = rng.choice(links)
+            write_article(content, name, title=f"Story {step}", webUrl=link,
+                          topics=rng.sample(topics, rng.randint(1, 3)),
+                          provider={"name": rng.choice(["One", "ONE", "Two"]), "domain": link.split("/")[2]},
+                          publishedDateTime=T0 + timedelta(minutes=rng.randint(-600, 90)))
+        elif action == "edit":
+            path = rng.choice(files)
+            link = rng.choice(links)
+            write_article(content, path.relative_to(content).as_posix(), title=f"Edited {step}", webUrl=link,
+                          topics=rng.sample(topics, rng.randint(1, 2)),
+                          provider={"name": "Three", "domain": link.split("/")[2]},
+                          publishedDateTime=T0 + timedelta(minutes=rng.randint(-600, 90)))
+        elif action == "move":
+            path = rng.choice(files)
+            target = content / "moved" / f"m{step}.md"
+            target.parent.mkdir(exist_ok=True)
+            path.rename(target)
+        elif action == "remove":
+            rng.choice(files).unlink()
+        elif action == "draft":
+            path = rng.choice(files)
+            text = path.read_text()
+            path.write_text(text.replace("published: true", "published: false") if "published: true" in text
+                            else text.replace("published: false", "published: true"))
+        elif action == "folder" and (content / "sub").exists():
+            shutil.rmtree(content / "sub") if rng.random() < 0.3 else (content / "sub").rename(content / f"sub{step}")
+        settle(content)
+        clock.now += rng.choice([0, 60, 1800])
+        builder.build()
+        assert tree(tmp_path / "out") == cold(content, tmp_path, clock), f"after step {step}: {action}"

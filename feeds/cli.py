@@ -16,6 +16,7 @@ from .config import Config, default_cache_dir, load_config
 from .exceptions import ConfigError, ExportError, FeedsError, StoreError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+STOP_GRACE_SECONDS = 5.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,18 +166,23 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
     started = time.monotonic()
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
     builder = _builder(config, args, ExportWriter(args.outdir, settings_version(config.site)))
-    result = builder.build(progress=progress.stage("reading"))
-    progress.clear()
-    _report_problems(builder.problems())
-    if not args.quiet:
-        write = result.publish.write
-        articles, problems = builder.index.counts()
-        print(f"{articles} articles read ({result.scan.read} parsed), {problems} skipped; "
-              f"{result.publish.published} published in {result.publish.feeds} feeds; "
-              f"{len(write.written)} files written, {len(write.unchanged)} unchanged, "
-              f"{len(write.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+    def first() -> None:
+        result = builder.build(progress=progress.stage("reading"))
+        progress.clear()
+        _report_problems(builder.problems())
+        if not args.quiet:
+            write = result.publish.write
+            articles, problems = builder.index.counts()
+            print(f"{articles} articles read ({result.scan.read} parsed), {problems} skipped; "
+                  f"{result.publish.published} published in {result.publish.feeds} feeds; "
+                  f"{len(write.written)} files written, {len(write.unchanged)} unchanged, "
+                  f"{len(write.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
+
     if args.watch:
-        _watch(builder, config, quiet=args.quiet)
+        _watch(builder, config, quiet=args.quiet, first=first)
+    else:
+        first()
     return EXIT_OK
 
 
@@ -192,18 +198,25 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
         raise StoreError(f"another builder holds the store {store.name}")
     for handler in logging.getLogger("feeds").handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s feeds builder[%(process)d]: %(message)s"))
+    from . import read
+    read.FORK_IS_SAFE = False  # the lock keeper runs a thread
     stop = threading.Event()
     _keep_lock(store, stop)
     try:
         builder = _builder(config, args, StoreWriter(store))
-        result = builder.build()
-        for problem in builder.problems() if not args.parent else ():
-            print(problem, file=sys.stderr)
-        if not args.quiet:
-            logging.getLogger("feeds").info("store %s version %s: %s", store.name,
-                                            result.publish.write.store_version, result.line())
+
+        def first() -> None:
+            result = builder.build()
+            for problem in builder.problems():
+                logging.getLogger("feeds").warning("skipped %s", problem)
+            if not args.quiet:
+                logging.getLogger("feeds").info("store %s version %s: %s", store.name,
+                                                result.publish.write.store_version, result.line())
+
         if args.watch:
-            _watch(builder, config, quiet=args.quiet, stop=stop)
+            _watch(builder, config, quiet=args.quiet, stop=stop, first=first)
+        else:
+            first()
     finally:
         stop.set()
         store.release()
@@ -232,16 +245,26 @@ def _end_with_parent(parent: int) -> None:
         sys.exit(EXIT_OK)
 
 
-def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = None) -> None:
+def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = None, first=None) -> None:
+    from . import read
     from .builder.watch import watch
+    read.FORK_IS_SAFE = False  # the watcher runs a thread
     stop = stop or threading.Event()
+
+    def stopping(*_) -> None:
+        stop.set()
+        # A build under way finishes first; one that takes too long is cut short.
+        timer = threading.Timer(STOP_GRACE_SECONDS, lambda: os._exit(EXIT_OK))
+        timer.daemon = True
+        timer.start()
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stopping)
 
     def report(result) -> None:
         if not quiet:
             logging.getLogger("feeds").info("%s", result.line())
-    watch(builder, stop, mode=config.watch, poll_interval=config.reload_interval, report=report)
+    watch(builder, stop, mode=config.watch, poll_interval=config.reload_interval, report=report, first=first)
     stop.set()
 
 

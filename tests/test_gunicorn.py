@@ -39,15 +39,17 @@ class Server:
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--threads", str(threads), *options, "wsgi:app"],
             cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if self.request("GET", "/")[0] == 200:
+                if self.request("GET", "/")[0] == 200:  # 503 until the builder's first build is in the store
                     return
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
+        output = self.output()
         self.stop()
-        raise RuntimeError("gunicorn did not start: " + self.output())
+        raise RuntimeError("gunicorn did not start: " + output[-5000:])
 
     def request(self, method: str, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -117,8 +117,8 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
         for feed, formats in feeds():
             yield from _render_feed((feed, formats, site))
         return
-    import multiprocessing
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    from ..read import worker_context
+    with worker_context().Pool(jobs) as pool:
         for documents in pool.imap(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()),
                                    chunksize=4):
             yield from documents

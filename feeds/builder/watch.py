@@ -1,6 +1,10 @@
-"""Keeping a writer current until stopped: file-system events (watchfiles,
+"""Keeping a writer current until stopped: file-system events (watchfiles:
 inotify on Linux), or a full scan every `poll_interval` seconds where the
-file system gives no events, and a wake-up when a scheduled article is due."""
+file system gives no events, and a wake-up when a scheduled article is due.
+
+Watching starts before the first build, so a change made while it runs is
+never missed: at worst it is read twice.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,36 +12,45 @@ import threading
 import time
 
 log = logging.getLogger("feeds")
-logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch; we log one line per change
 
 TICK_MS = 250  # how often the loop looks at the clock when nothing happens
+DEBOUNCE_MS, STEP_MS = 400, 30  # a burst of changes ends 30 ms after its last event (at most 400 ms)
 
 
 def watch(builder, stop: threading.Event, mode: str = "events", poll_interval: float = 2.0,
-          report=None) -> None:
-    """Run until `stop` is set; `report(build_report)` is called after each change."""
+          report=None, first=None) -> None:
+    """Run until `stop` is set. `first()` runs once watching has begun (the
+    initial build); `report(build_report)` is called after each change."""
     report = report or (lambda result: log.info("%s", result.line()))
+    first = first or (lambda: None)
+    watcher = None
     if mode == "events":
         try:
-            _watch_events(builder, stop, report)
-            return
+            watcher = _events(builder.content)
         except (OSError, RuntimeError) as error:  # no inotify, or its limits reached
-            if stop.is_set():
-                return
             log.warning("no file-system events for %s (%s); scanning every %.1f s instead",
                         builder.content, error, poll_interval)
-    _watch_polling(builder, stop, poll_interval, report)
+    first()
+    if watcher is not None:
+        with watcher:
+            _watch_events(builder, watcher, stop, report)
+    else:
+        _watch_polling(builder, stop, poll_interval, report)
 
 
-def _watch_events(builder, stop: threading.Event, report) -> None:
-    import watchfiles
+def _events(content):
+    from watchfiles._rust_notify import RustNotify
+    # debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
+    return RustNotify([str(content)], False, False, 300, True, True)
 
-    for changes in watchfiles.watch(builder.content, stop_event=stop, yield_on_timeout=True,
-                                    rust_timeout=TICK_MS, debounce=400, step=30, watch_filter=None,
-                                    ignore_permission_denied=True, raise_interrupt=False):
-        paths = {path for _change, path in changes}
-        if paths:
-            _build(builder, report, paths)
+
+def _watch_events(builder, watcher, stop: threading.Event, report) -> None:
+    while not stop.is_set():
+        changes = watcher.watch(DEBOUNCE_MS, STEP_MS, TICK_MS, stop)
+        if changes in ("stop", "signal"):
+            return
+        if changes != "timeout" and changes:
+            _build(builder, report, {path for _change, path in changes})
         elif _due(builder):
             _build(builder, report, [])
 

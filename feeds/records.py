@@ -115,6 +115,12 @@ class Site:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def fingerprint(self) -> str:
+        """Code and site settings: the part of every document not made of articles."""
+        import hashlib
+        from . import __version__
+        return hashlib.blake2b(repr((__version__, self)).encode(), digest_size=8).hexdigest()
+
 
 for _record in (Image, Topic, Article, Problem):
     _record._fields = attrgetter(*_record.__slots__)  # the fields as a tuple, in one C call

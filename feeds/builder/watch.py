@@ -73,8 +73,12 @@ def _due(builder) -> bool:
 
 
 def _build(builder, report, paths, quiet_if_unchanged: bool = False) -> None:
+    from ..exceptions import FeedsError
     try:
         result = builder.build(paths)
+    except FeedsError as error:  # the store or the index is unreachable: said in one line, tried again
+        log.error("build failed: %s; will try again on the next change", error)
+        return
     except Exception:  # noqa: BLE001 - one failed build must not end the watch
         log.exception("build failed; will try again on the next change")
         return

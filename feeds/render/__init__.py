@@ -117,5 +117,4 @@ def page_row(feed: Feed) -> bytes:
 
 def settings_version(site: Site) -> str:
     """Code and site settings: the part of every document not made of articles."""
-    from .. import __version__
-    return hashlib.blake2b(repr((__version__, site)).encode(), digest_size=8).hexdigest()
+    return site.fingerprint()

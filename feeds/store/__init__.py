@@ -18,17 +18,15 @@ __all__ = ["Entry", "Manifest", "FolderStore", "RedisStore", "open_store", "stor
 
 def store_key(config) -> str:
     """Names the store of one content folder published with one set of settings."""
-    from ..render import settings_version
-    identity = f"{Path(config.content).resolve()}\0{settings_version(config.site)}"
+    identity = f"{Path(config.content).resolve()}\0{config.site.fingerprint()}"
     return hashlib.blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
 
 
 def open_store(config):
     """The store `config` names: Redis if cache_url is set, else a folder."""
-    from ..render import settings_version
     if config.cache_url:
         # Hosts may mount the content elsewhere: the namespace is the settings, not the path.
-        return RedisStore(config.cache_url, settings_version(config.site))
+        return RedisStore(config.cache_url, config.site.fingerprint())
     return FolderStore(store_dir(config))
 
 

@@ -1,0 +1,215 @@
+"""Linked folders and files in the content folder: followed, but every real folder
+is listed once and every real file read once; a link that loops is reported, not
+walked round and round."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus_builder import write_article
+from feeds.parse_cache import ParseCache
+from feeds.read import Limits, _list_files, list_article_files, read_collection
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",
+                                reason="POSIX symbolic links")
+
+REPO = Path(__file__).resolve().parents[1]
+LOOP = "symbolic link loop: points to an enclosing folder (not followed)"
+WALK_SECONDS = 20  # the listing takes milliseconds; a walk round a loop never ends
+
+
+def article(folder: Path, name: str) -> Path:
+    return write_article(folder, name, title=f"Article {name}", webUrl=f"https://example.com/{name}")
+
+
+def link(path: Path, target: str | Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def names(listing) -> list[str]:
+    return [name for name, stamp in listing if not isinstance(stamp, str)]
+
+
+def problems(listing) -> list[tuple[str, str]]:
+    return [(name, stamp) for name, stamp in listing if isinstance(stamp, str)]
+
+
+def listed_in_child(top: Path, under: str | None = None) -> list:
+    """_list_files(top) (or list_article_files(top, under)) in a child process, so
+    that a walk that does not end fails the test instead of hanging it."""
+    call = (f"_list_files({str(top)!r}, stamps=False)" if under is None
+            else f"list_article_files({str(top)!r}, {under!r})")
+    code = f"import json; from feeds.read import _list_files, list_article_files; print(json.dumps({call}))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              timeout=WALK_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"listing {top} did not end within {WALK_SECONDS}s: a symbolic link loop is walked")
+    assert done.returncode == 0, done.stderr
+    return [tuple(item) if not isinstance(item[1], list) else (item[0], tuple(item[1]))
+            for item in json.loads(done.stdout)]
+
+
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    """A folder next to the content folder, not inside it."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    return folder
+
+
+# --- Loops ----------------------------------------------------------------------
+
+def test_a_link_to_the_enclosing_folder_is_reported_and_each_article_read_once(content):
+    article(content, "a.md")
+    article(content, "seeds/b.md")
+    link(content / "seeds" / "loop", "..")
+    listing = listed_in_child(content)
+    assert names(listing) == ["a.md", "seeds/b.md"]
+    assert problems(listing) == [("seeds/loop", LOOP)]
+
+
+def test_two_loops_end_quickly_and_each_article_is_read_once(content):
+    article(content, "a.md")
+    article(content, "seeds/b.md")
+    article(content, "seeds/deeper/c.md")
+    link(content / "seeds" / "loop", "..")
+    link(content / "self", content.resolve())  # absolute: the content folder itself
+    link(content / "seeds" / "deeper" / "up", "../..")
+    listing = listed_in_child(content)
+    assert names(listing) == ["a.md", "seeds/b.md", "seeds/deeper/c.md"]
+    assert problems(listing) == [("seeds/deeper/up", LOOP), ("seeds/loop", LOOP), ("self", LOOP)]
+
+
+def test_a_loop_through_a_linked_folder_outside_the_content_is_reported(content, outside):
+    article(outside, "shared/x.md")
+    link(content / "shared", outside / "shared")
+    link(outside / "shared" / "back", outside / "shared")  # inside the linked folder, to itself
+    listing = listed_in_child(content)
+    assert names(listing) == ["shared/x.md"]
+    assert problems(listing) == [("shared/back", LOOP)]
+
+
+def test_messages_name_no_path_outside_the_content_folder(content, outside, tmp_path):
+    article(outside, "shared/x.md")
+    link(content / "one", outside / "shared")
+    link(content / "two", outside / "shared")
+    link(content / "seeds" / "loop", content.resolve())
+    link(content / "one" / "loop", outside / "shared")
+    listing = _list_files(str(content), stamps=False)
+    assert names(listing) == ["one/x.md"]
+    assert problems(listing) == [("one/loop", LOOP), ("seeds/loop", LOOP),
+                                 ("two", "links to a folder already read as one/ (not read again)")]
+    for _, message in problems(listing):
+        assert str(tmp_path) not in message and "outside" not in message
+
+
+# --- Folders and files reached twice ----------------------------------------------
+
+def test_a_folder_linked_from_two_places_is_read_once_and_the_second_link_reported(content):
+    article(content, "2024/a.md")
+    article(content, "2024/05/b.md")
+    link(content / "latest", "2024")
+    link(content / "topics" / "ai", "../2024/05")
+    listing = _list_files(str(content), stamps=False)
+    assert names(listing) == ["2024/05/b.md", "2024/a.md"]
+    assert problems(listing) == [
+        ("latest", "links to a folder already read as 2024/ (not read again)"),
+        ("topics/ai", "links to a folder already read as 2024/05/ (not read again)"),
+    ]
+
+
+def test_a_linked_folder_met_first_keeps_its_name_and_the_real_folder_is_reported(content):
+    article(content, "real/a.md")
+    link(content / "alias", "real")  # "alias" sorts before "real": the first name met wins
+    listing = _list_files(str(content), stamps=False)
+    assert names(listing) == ["alias/a.md"]
+    assert problems(listing) == [("real", "folder already read as alias/ (not read again)")]
+
+
+def test_a_file_reached_twice_is_read_once_under_the_first_name(content):
+    article(content, "b.md")
+    link(content / "a.md", "b.md")  # sorts first: published as a.md
+    link(content / "c.md", "b.md")
+    link(content / "more" / "d.md", "../b.md")
+    os.link(content / "b.md", content / "e.md")  # a hard link: the same file too
+    listing = _list_files(str(content), stamps=True)
+    assert names(listing) == ["a.md"]
+    assert problems(listing) == []
+
+
+def test_linked_files_and_folders_outside_the_content_folder_are_published(content, outside):
+    article(outside, "external.md")
+    article(outside, "shared/x.md")
+    link(content / "external.md", outside / "external.md")
+    link(content / "shared", outside / "shared")
+    article(content, "local.md")
+    listing = _list_files(str(content), stamps=True)
+    assert names(listing) == ["external.md", "local.md", "shared/x.md"]
+    assert problems(listing) == []
+    stamps = dict(listing)
+    assert stamps["external.md"][0] == (outside / "external.md").stat().st_size  # the target's stamp
+
+
+def test_a_dangling_link_is_ignored(content):
+    article(content, "a.md")
+    link(content / "gone.md", "nowhere.md")
+    link(content / "gone", "nowhere")
+    link(content / "self.md", "self.md")  # a link to itself: ELOOP
+    for stamps in (False, True):
+        listing = _list_files(str(content), stamps=stamps)
+        assert names(listing) == ["a.md"] and problems(listing) == []
+
+
+# --- A subtree: list_article_files ----------------------------------------------------
+
+def test_list_article_files_lists_only_the_subtree_and_knows_its_enclosing_folders(content):
+    article(content, "a.md")
+    article(content, "sub/b.md")
+    article(content, "sub/deep/c.md")
+    article(content, "zzz/d.md")
+    link(content / "sub" / "deep" / "top", content.resolve())  # the content folder: above the subtree
+    link(content / "sub" / "deep" / "up", "../..")  # the content folder again, relatively
+    link(content / "sub" / "deep" / "back", "..")  # sub itself
+    listing = listed_in_child(content, "sub")
+    assert names(listing) == ["sub/b.md", "sub/deep/c.md"]
+    assert problems(listing) == [("sub/deep/back", LOOP), ("sub/deep/top", LOOP), ("sub/deep/up", LOOP)]
+    assert [name for name, stamp in listing if isinstance(stamp, tuple)] == names(listing)  # stamped
+    whole = _list_files(str(content), stamps=True)
+    assert listing == [item for item in whole if item[0].startswith("sub/")]
+    assert list_article_files(str(content), "sub/deep") == [item for item in whole
+                                                            if item[0].startswith("sub/deep/")]
+
+
+def test_list_article_files_of_everything_or_of_no_folder(content):
+    article(content, "a.md")
+    article(content, "2025/01/b.md")
+    link(content / "2025" / "loop", "..")
+    assert list_article_files(str(content)) == _list_files(str(content), stamps=True)
+    assert list_article_files(str(content), "2025/01/") == list_article_files(str(content), "2025/01")
+    assert names(list_article_files(str(content), "2025/01")) == ["2025/01/b.md"]
+    for under in ("missing", "a.md", "2025/01/b.md", "../content", "/", "2025/loop/2025"):
+        expected = _list_files(str(content), stamps=True) if under == "/" else []
+        assert list_article_files(str(content), under) == expected, under
+
+
+# --- Through read_collection -----------------------------------------------------------
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+def test_read_collection_publishes_each_article_once_and_reports_the_loop(content, tmp_path, cached):
+    article(content, "a.md")
+    article(content, "seeds/b.md")
+    link(content / "seeds" / "loop", "..")
+    link(content / "self", content.resolve())
+    cache = ParseCache(tmp_path / "cache", content, Limits()) if cached else None
+    report = read_collection(Path(content), cache=cache)
+    assert sorted(a.source for a in report.articles) == ["a.md", "seeds/b.md"]
+    assert sorted(a.title for a in report.articles) == ["Article a.md", "Article seeds/b.md"]
+    assert [(p.source, p.message) for p in report.problems] == [("seeds/loop", LOOP), ("self", LOOP)]

@@ -7,6 +7,8 @@ skipped Problem naming the file and the reason. Messages never quote the
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -23,7 +25,7 @@ import yaml_rs
 from yaml.nodes import MappingNode, ScalarNode
 from dateutil import parser as dateparser
 
-from .records import Article, Image, Problem, Topic
+from .records import Article, Image, Limits, Problem, Topic
 from .text import (brief, clean_line, hostname, plain_text, scalar_text,
                    topic_slug, truncate, web_link)
 
@@ -48,15 +50,6 @@ _DRAFT_WORDS = {"false", "no", "off", "0", "n"}
 _YAML_UNACCEPTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_file_bytes: int = 1_000_000
-    max_summary_chars: int = 1_000
-    max_title_chars: int = 300
-    max_name_chars: int = 100  # topic and provider names
-    max_yaml_nodes: int = 10_000  # after alias expansion
-
-
 class Unreadable(Exception):
     """A file that cannot become an article; the message says why."""
 
@@ -64,12 +57,49 @@ class Unreadable(Exception):
 _NAME = attrgetter("name")
 
 
-def _article_entries(top: str, prefix: str = ""):
+_LOOP = "symbolic link loop: points to an enclosing folder (not followed)"
+_FOLDER_LOOP = "folder loop: the same folder as an enclosing folder (not followed)"
+
+
+def _article_entries(top: str, prefix: str = "", enclosing: tuple = ()):
     """(relative name, DirEntry) of every *.md under top, sorted, depth first;
-    (folder's relative name, OSError) for a folder that cannot be listed.
+    (relative name, reason) for what is not read: a folder that cannot be
+    listed, a linked folder that would loop or was already read.
+
+    Linked folders and files are followed, but each real folder is listed once
+    and each real file, by (st_dev, st_ino), given once: under the first name
+    met. A file met again (a second link, a hard link) is left out silently; a
+    dangling link is ignored. `enclosing` holds the (st_dev, st_ino) of the
+    folders above `top` when only a subtree is walked.
 
     Hidden files and folders (.git, editors' swap files) and a repository's
     README/LICENSE/CHANGELOG/CONTRIBUTING are not content.
+    """
+    import stat
+
+    try:
+        info = os.stat(top)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as error:
+        yield prefix or ".", f"cannot read folder: {error.strerror or error}"
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        return
+    here = (info.st_dev, info.st_ino)
+    if here in enclosing:
+        return
+    ancestors = set(enclosing)
+    ancestors.add(here)
+    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {})
+
+
+def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders: dict, files: dict):
+    """_article_entries of one real folder, `here`, already counted as read.
+
+    ancestors: the real folders from the top down to here; folders: every real
+    folder read so far -> its relative name; files: st_dev -> st_ino of every
+    file given so far.
     """
     try:
         with os.scandir(top) as listing:
@@ -77,19 +107,57 @@ def _article_entries(top: str, prefix: str = ""):
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as error:  # unreadable: reported, and the rest is still read
-        yield prefix, error
+        yield prefix or ".", f"cannot read folder: {error.strerror or error}"
         return
+    device = here[0]
+    given = files.get(device)
+    if given is None:
+        given = files[device] = set()
     for entry in entries:
         name = entry.name
         if name.startswith("."):
             continue
+        article = name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES
         try:
-            is_dir = entry.is_dir(follow_symlinks=True)
-        except OSError:
+            if entry.is_file(follow_symlinks=False):  # the common case, from d_type: no stat
+                if not article:
+                    continue
+                seen, number = given, entry.inode()  # d_ino
+                folder = None
+            else:  # a folder, a link or something else: at most one stat, kept by the entry
+                linked = entry.is_symlink()
+                folder = entry.is_dir()
+                if not (folder or article):
+                    continue
+                if folder or linked:
+                    target = entry.stat()  # the folder's own (st_dev, st_ino), or the link target's
+                if folder:
+                    real = (target.st_dev, target.st_ino)
+                elif linked:
+                    seen = files.get(target.st_dev)
+                    if seen is None:
+                        seen = files[target.st_dev] = set()
+                    number = target.st_ino
+                else:  # a fifo, a socket...: as before, left to the reader
+                    seen, number = given, entry.inode()
+        except OSError:  # a dangling link, a link to itself, vanished
             continue
-        if is_dir:
-            yield from _article_entries(entry.path, f"{prefix}{name}/")
-        elif name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES:
+        if folder:
+            first = folders.get(real)
+            if real in ancestors:
+                yield prefix + name, _LOOP if linked else _FOLDER_LOOP
+            elif first is not None:
+                yield prefix + name, (f"links to a folder already read as {first} (not read again)" if linked
+                                      else f"folder already read as {first} (not read again)")
+            else:
+                inside = folders[real] = f"{prefix}{name}/"
+                ancestors.add(real)
+                yield from _walk(entry.path, inside, real, ancestors, folders, files)
+                ancestors.discard(real)
+            continue
+        count = len(seen)
+        seen.add(number)
+        if len(seen) > count:  # else the same file met again under another name: given once
             yield prefix + name, entry
 
 
@@ -473,76 +541,96 @@ _CHUNK = 500
 class ReadReport:
     articles: list[Article]
     problems: list[Problem]
-    parsed: int = 0  # files actually parsed (the rest came from the cache)
-    forgotten: int = 0  # cached files that no longer exist
+    parsed: int = 0  # files parsed
 
 
-def read_collection(content_dir: Path, limits: Limits = Limits(), cache=None, workers: int = 1,
-                    progress=None) -> ReadReport:
-    """Every article under content_dir, in file order.
-
-    `cache` (a ParseCache) skips files whose stamp is unchanged; files left to
-    parse are spread over `workers` processes when there are enough of them.
-    `progress(done, total)` is called now and then.
-    """
-    from .parse_cache import collector_paused
-
+def read_collection(content_dir: Path, limits: Limits = Limits(), workers: int = 1) -> ReadReport:
+    """Every article under content_dir and every problem, in file order, all read
+    (`feeds check` and the builder go through the article index instead)."""
     with collector_paused():
-        return _read_collection(Path(content_dir), limits, cache, workers, progress)
-
-
-def _read_collection(content_dir: Path, limits: Limits, cache, workers: int, progress) -> ReadReport:
-    listing = None
-    if cache is not None and not cache.loaded:
-        # Loading a large cache and stat()ing every file take about as long
-        # as each other: list the folder in another process meanwhile.
-        if workers > 1 and cache.stored_bytes() > BACKGROUND_LISTING_MIN_CACHE_BYTES:
-            listing = _list_in_background(content_dir)
-        cache.load()
-    files = listing() if listing is not None else _list_files(str(content_dir), stamps=cache is not None)
-    results: dict[str, object] = {}
-    todo: list[tuple[str, str, tuple | None]] = []
-    top = str(content_dir)
-    for name, stamp in files:
-        source = _printable(name)
-        if isinstance(stamp, str):  # a folder that cannot be listed, and why
-            results[source] = Problem(source, stamp)
-            continue
-        cached = cache.get(source, stamp) if cache is not None else None
-        if cached is None:
-            todo.append((os.path.join(top, name), source, stamp))
-        results[source] = cached
-    del files  # a large transient list: gone before the long-lived records it would fragment
-    total, done = len(results), len(results) - len(todo)
-    if progress:
-        progress(done, total)
-    for (_, source, stamp), result in zip(todo, _parse_all([t[:2] for t in todo], limits, workers)):
-        results[source] = result
-        if cache is not None:
-            cache.put(source, stamp, result)
-        done += 1
-        if progress and done % 1000 == 0:
-            progress(done, total)
-    if cache is not None:
-        forgotten = cache.keep_only(set(results))
-        cache.save()
-    if progress:
-        progress(total, total)
-    report = ReadReport([], [], parsed=len(todo), forgotten=forgotten if cache is not None else 0)
+        files = _list_files(str(content_dir), stamps=False)
+        top = str(content_dir)
+        results: dict[str, object] = {}
+        todo = []
+        for name, stamp in files:
+            source = _printable(name)
+            if isinstance(stamp, str):  # not read, and why
+                results[source] = Problem(source, stamp)
+            else:
+                todo.append((os.path.join(top, name), source))
+                results[source] = None
+        for (_, source), result in zip(todo, _parse_all(todo, limits, workers)):
+            results[source] = result
+    report = ReadReport([], [], parsed=len(todo))
     for result in results.values():
         (report.articles if isinstance(result, Article) else report.problems).append(result)
     return report
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """Building many records makes no reference cycles, yet triggers hundreds of
+    cyclic-GC passes over everything built so far: pausing it is 3x faster."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def stamp_of(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells a changed file: size, mtime and ctime (ctime changes on rename and chmod too)."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def _list_files(top: str, stamps: bool) -> list[tuple[str, tuple | str | None]]:
     """(relative name, stamp or None) of every article file, in order;
-    (folder name, reason) for a folder that cannot be listed."""
-    from .parse_cache import stamp_of
+    (relative name, reason) for what is not read (see _article_entries)."""
+    return _listing(_article_entries(top), stamps)
 
+
+def list_article_files(top: str, under: str = "") -> list[tuple[str, tuple | str]]:
+    """_list_files(top, stamps=True) of the subtree `under` only ("2025/01"; "" is
+    all of top), names still relative to top: for a folder just moved in.
+
+    A link in the subtree to a folder above it (or to top) is a loop as in the
+    whole walk, and so is `under` itself when it is such a link: then only that
+    problem is returned. Nothing ([]) when `under` is not a folder, leaves top,
+    is hidden or lies beyond a loop.
+    """
+    import stat
+
+    parts = [part for part in under.split("/") if part not in ("", ".")]
+    if any(part == ".." or part.startswith(".") for part in parts):
+        return []
+    enclosing, path = [], top
+    for part in [None, *parts]:
+        if part is not None:
+            path = os.path.join(path, part)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return []
+        real = (info.st_dev, info.st_ino)
+        if not stat.S_ISDIR(info.st_mode):
+            return []
+        if real in enclosing:
+            if len(enclosing) == len(parts):  # `under` itself
+                return [("/".join(parts), _LOOP if os.path.islink(path) else _FOLDER_LOOP)]
+            return []
+        enclosing.append(real)
+    if not parts:
+        return _listing(_article_entries(top), stamps=True)
+    return _listing(_article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1])), stamps=True)
+
+
+def _listing(entries, stamps: bool) -> list[tuple[str, tuple | str | None]]:
     files = []
-    for name, entry in _article_entries(top):
-        if isinstance(entry, OSError):
-            files.append((name or ".", f"cannot read folder: {entry.strerror or entry}"))
+    for name, entry in entries:
+        if isinstance(entry, str):  # not read, and why
+            files.append((name, entry))
             continue
         if not stamps:
             files.append((name, None))
@@ -591,12 +679,23 @@ def _send_listing(top: str, sender) -> None:
         sender.close()
 
 
+# Forking a process that runs other threads (a file watcher, a lock keeper)
+# can leave the child waiting forever on a lock held by a thread it does not
+# have: such processes start workers afresh instead (set by the builder).
+FORK_IS_SAFE = True
+
+
+def worker_context():
+    """The multiprocessing context for worker pools: fork when it is safe (cheap), else spawn."""
+    import multiprocessing
+    return multiprocessing.get_context("fork" if FORK_IS_SAFE else "spawn")
+
+
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
         return (_read_source(path, source, limits) for path, source in files)
-    import multiprocessing
     chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
-    context = multiprocessing.get_context("fork")
+    context = worker_context()
 
     def results():
         with context.Pool(workers) as pool:
@@ -607,6 +706,6 @@ def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
 
 def _read_chunk(job) -> list:
     import gc
-    gc.disable()  # a short-lived worker: see parse_cache.collector_paused
+    gc.disable()  # a short-lived worker: see collector_paused
     files, limits = job
     return [_read_source(path, source, limits) for path, source in files]

@@ -28,8 +28,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, content: Path, workers: int = 2, threads: int = 2, reload_interval: float = 0.3,
-                 options: tuple[str, ...] = ("--access-logfile", "-"), **env):
-        self.port = free_port()
+                 options: tuple[str, ...] = ("--access-logfile", "-"), port: int | None = None, **env):
+        self.port = port or free_port()
         self.content = content
         environment = {**os.environ, "FEEDS_CONTENT": str(content), "FEEDS_RELOAD_INTERVAL": str(reload_interval),
                        "FEEDS_BASE_URL": f"http://127.0.0.1:{self.port}/", **env}

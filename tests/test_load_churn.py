@@ -82,8 +82,8 @@ class LoadServer(Server):
     """test_gunicorn.Server, with more threads and no access log (the log is
     then the application's own: reloads, skipped files, errors)."""
 
-    def __init__(self, content: Path, workers: int = 2, threads: int = 4, **env):
-        super().__init__(content, workers, threads, RELOAD_INTERVAL, ("--keep-alive", "5"), **env)
+    def __init__(self, content: Path, workers: int = 2, threads: int = 4, port: int | None = None, **env):
+        super().__init__(content, workers, threads, RELOAD_INTERVAL, ("--keep-alive", "5"), port, **env)
 
     def stop(self) -> str:
         """Stop the server; its whole log, shutdown included."""
@@ -594,7 +594,7 @@ def test_if_modified_since_alone_does_not_hide_a_change(tmp_path, change):
         if change == "edit after a restart":
             held = _dated(server, current[1]["etag"])[1]  # the client has the corrected version, with its Last-Modified
             server.stop()
-            server = LoadServer(content, workers=1)
+            server = LoadServer(content, workers=1, port=server.port)  # the same address, so the same feeds
             _edit_older(content, "Older story, corrected twice")
             current = _changed(server, held["etag"])
         status, headers, body = server.request("GET", "/feed.json", {"If-Modified-Since": held["last-modified"]})

@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 
 from corpus_builder import write_article
-from feeds.parse_cache import ParseCache
-from feeds.read import Limits, _list_files, list_article_files, read_collection
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",
                                 reason="POSIX symbolic links")
 
 REPO = Path(__file__).resolve().parents[1]
 LOOP = "symbolic link loop: points to an enclosing folder (not followed)"
-WALK_SECONDS = 20  # the listing takes milliseconds; a walk round a loop never ends
+WALK_SECONDS = 20  # a child's listing here takes well under a second; a walk round loops never ends
 
 
 def article(folder: Path, name: str) -> Path:
@@ -41,20 +39,27 @@ def problems(listing) -> list[tuple[str, str]]:
     return [(name, stamp) for name, stamp in listing if isinstance(stamp, str)]
 
 
-def listed_in_child(top: Path, under: str | None = None) -> list:
-    """_list_files(top) (or list_article_files(top, under)) in a child process, so
-    that a walk that does not end fails the test instead of hanging it."""
-    call = (f"_list_files({str(top)!r}, stamps=False)" if under is None
-            else f"list_article_files({str(top)!r}, {under!r})")
-    code = f"import json; from feeds.read import _list_files, list_article_files; print(json.dumps({call}))"
+def in_child(code: str):
+    """Run `code`, which sets `result`, in a fresh Python and return the result
+    (through JSON), so that a walk that does not end fails the test instead of
+    hanging it."""
+    script = ("import json\nfrom pathlib import Path\n"
+              "from feeds.read import Limits, _list_files, list_article_files, read_collection\n"
+              f"{code}\nprint(json.dumps(result))")
     try:
-        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                               timeout=WALK_SECONDS)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"listing {top} did not end within {WALK_SECONDS}s: a symbolic link loop is walked")
+        pytest.fail(f"no result within {WALK_SECONDS}s: a symbolic link loop is walked round")
     assert done.returncode == 0, done.stderr
-    return [tuple(item) if not isinstance(item[1], list) else (item[0], tuple(item[1]))
-            for item in json.loads(done.stdout)]
+    return json.loads(done.stdout)
+
+
+def listed(top: Path, under: str | None = None, stamps: bool = False) -> list:
+    """_list_files(top, stamps), or list_article_files(top, under), in a child process."""
+    call = (f"_list_files({str(top)!r}, stamps={stamps})" if under is None
+            else f"list_article_files({str(top)!r}, {under!r})")
+    return [(name, tuple(stamp) if isinstance(stamp, list) else stamp) for name, stamp in in_child(f"result = {call}")]
 
 
 @pytest.fixture
@@ -71,7 +76,7 @@ def test_a_link_to_the_enclosing_folder_is_reported_and_each_article_read_once(c
     article(content, "a.md")
     article(content, "seeds/b.md")
     link(content / "seeds" / "loop", "..")
-    listing = listed_in_child(content)
+    listing = listed(content)
     assert names(listing) == ["a.md", "seeds/b.md"]
     assert problems(listing) == [("seeds/loop", LOOP)]
 
@@ -83,7 +88,7 @@ def test_two_loops_end_quickly_and_each_article_is_read_once(content):
     link(content / "seeds" / "loop", "..")
     link(content / "self", content.resolve())  # absolute: the content folder itself
     link(content / "seeds" / "deeper" / "up", "../..")
-    listing = listed_in_child(content)
+    listing = listed(content)
     assert names(listing) == ["a.md", "seeds/b.md", "seeds/deeper/c.md"]
     assert problems(listing) == [("seeds/deeper/up", LOOP), ("seeds/loop", LOOP), ("self", LOOP)]
 
@@ -92,7 +97,7 @@ def test_a_loop_through_a_linked_folder_outside_the_content_is_reported(content,
     article(outside, "shared/x.md")
     link(content / "shared", outside / "shared")
     link(outside / "shared" / "back", outside / "shared")  # inside the linked folder, to itself
-    listing = listed_in_child(content)
+    listing = listed(content)
     assert names(listing) == ["shared/x.md"]
     assert problems(listing) == [("shared/back", LOOP)]
 
@@ -103,7 +108,7 @@ def test_messages_name_no_path_outside_the_content_folder(content, outside, tmp_
     link(content / "two", outside / "shared")
     link(content / "seeds" / "loop", content.resolve())
     link(content / "one" / "loop", outside / "shared")
-    listing = _list_files(str(content), stamps=False)
+    listing = listed(content, stamps=False)
     assert names(listing) == ["one/x.md"]
     assert problems(listing) == [("one/loop", LOOP), ("seeds/loop", LOOP),
                                  ("two", "links to a folder already read as one/ (not read again)")]
@@ -118,7 +123,7 @@ def test_a_folder_linked_from_two_places_is_read_once_and_the_second_link_report
     article(content, "2024/05/b.md")
     link(content / "latest", "2024")
     link(content / "topics" / "ai", "../2024/05")
-    listing = _list_files(str(content), stamps=False)
+    listing = listed(content, stamps=False)
     assert names(listing) == ["2024/05/b.md", "2024/a.md"]
     assert problems(listing) == [
         ("latest", "links to a folder already read as 2024/ (not read again)"),
@@ -129,7 +134,7 @@ def test_a_folder_linked_from_two_places_is_read_once_and_the_second_link_report
 def test_a_linked_folder_met_first_keeps_its_name_and_the_real_folder_is_reported(content):
     article(content, "real/a.md")
     link(content / "alias", "real")  # "alias" sorts before "real": the first name met wins
-    listing = _list_files(str(content), stamps=False)
+    listing = listed(content, stamps=False)
     assert names(listing) == ["alias/a.md"]
     assert problems(listing) == [("real", "folder already read as alias/ (not read again)")]
 
@@ -140,7 +145,7 @@ def test_a_file_reached_twice_is_read_once_under_the_first_name(content):
     link(content / "c.md", "b.md")
     link(content / "more" / "d.md", "../b.md")
     os.link(content / "b.md", content / "e.md")  # a hard link: the same file too
-    listing = _list_files(str(content), stamps=True)
+    listing = listed(content, stamps=True)
     assert names(listing) == ["a.md"]
     assert problems(listing) == []
 
@@ -151,7 +156,7 @@ def test_linked_files_and_folders_outside_the_content_folder_are_published(conte
     link(content / "external.md", outside / "external.md")
     link(content / "shared", outside / "shared")
     article(content, "local.md")
-    listing = _list_files(str(content), stamps=True)
+    listing = listed(content, stamps=True)
     assert names(listing) == ["external.md", "local.md", "shared/x.md"]
     assert problems(listing) == []
     stamps = dict(listing)
@@ -164,7 +169,7 @@ def test_a_dangling_link_is_ignored(content):
     link(content / "gone", "nowhere")
     link(content / "self.md", "self.md")  # a link to itself: ELOOP
     for stamps in (False, True):
-        listing = _list_files(str(content), stamps=stamps)
+        listing = listed(content, stamps=stamps)
         assert names(listing) == ["a.md"] and problems(listing) == []
 
 
@@ -178,38 +183,63 @@ def test_list_article_files_lists_only_the_subtree_and_knows_its_enclosing_folde
     link(content / "sub" / "deep" / "top", content.resolve())  # the content folder: above the subtree
     link(content / "sub" / "deep" / "up", "../..")  # the content folder again, relatively
     link(content / "sub" / "deep" / "back", "..")  # sub itself
-    listing = listed_in_child(content, "sub")
+    listing = listed(content, "sub")
     assert names(listing) == ["sub/b.md", "sub/deep/c.md"]
     assert problems(listing) == [("sub/deep/back", LOOP), ("sub/deep/top", LOOP), ("sub/deep/up", LOOP)]
     assert [name for name, stamp in listing if isinstance(stamp, tuple)] == names(listing)  # stamped
-    whole = _list_files(str(content), stamps=True)
+    whole = listed(content, stamps=True)
     assert listing == [item for item in whole if item[0].startswith("sub/")]
-    assert list_article_files(str(content), "sub/deep") == [item for item in whole
-                                                            if item[0].startswith("sub/deep/")]
+    assert listed(content, "sub/deep") == [item for item in whole if item[0].startswith("sub/deep/")]
 
 
 def test_list_article_files_of_everything_or_of_no_folder(content):
     article(content, "a.md")
     article(content, "2025/01/b.md")
     link(content / "2025" / "loop", "..")
-    assert list_article_files(str(content)) == _list_files(str(content), stamps=True)
-    assert list_article_files(str(content), "2025/01/") == list_article_files(str(content), "2025/01")
-    assert names(list_article_files(str(content), "2025/01")) == ["2025/01/b.md"]
-    for under in ("missing", "a.md", "2025/01/b.md", "../content", "/", "2025/loop/2025"):
-        expected = _list_files(str(content), stamps=True) if under == "/" else []
-        assert list_article_files(str(content), under) == expected, under
+    assert listed(content, "") == listed(content, stamps=True)
+    assert listed(content, "2025/01/") == listed(content, "2025/01")
+    assert names(listed(content, "2025/01")) == ["2025/01/b.md"]
+    for under in ("missing", "a.md", "2025/01/b.md", "../content", ".hidden", "2025/loop/2025"):
+        assert listed(content, under) == [], under
+    assert listed(content, "/") == listed(content, stamps=True)
+
+
+def test_list_article_files_of_a_link_that_loops_reports_it_as_the_whole_walk_does(content):
+    article(content, "a.md")
+    article(content, "2025/01/b.md")
+    link(content / "2025" / "loop", "..")
+    link(content / "2025" / "01" / "self", content.resolve())
+    assert listed(content, "2025/loop") == [("2025/loop", LOOP)]
+    assert listed(content, "2025/01/self") == [("2025/01/self", LOOP)]
+    assert listed(content, "2025/loop/2025") == []  # beyond the loop: never listed
+    whole = listed(content, stamps=True)
+    assert ("2025/loop", LOOP) in whole and ("2025/01/self", LOOP) in whole
 
 
 # --- Through read_collection -----------------------------------------------------------
 
-@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
-def test_read_collection_publishes_each_article_once_and_reports_the_loop(content, tmp_path, cached):
+READ_STAGE = """
+report = read_collection(Path(top))
+result = [[[a.source, a.title] for a in report.articles], [[p.source, p.message] for p in report.problems]]
+"""
+BUILDER = """
+from feeds.builder import Builder
+from feeds.config import load_config
+config = load_config(overrides={{"content": top, "cache_dir": {cache!r}}}, environ={{}})
+builder = Builder(config, None)
+builder.build()
+feed = builder.index.feed("feed", 2**40, 100)
+result = [[[a.source, a.title] for a in feed.articles], [[p.source, p.message] for p in builder.problems()]]
+"""
+
+
+@pytest.mark.parametrize("through", [READ_STAGE, BUILDER], ids=["read stage", "builder"])
+def test_each_article_is_published_once_and_the_loops_reported(content, tmp_path, through):
     article(content, "a.md")
     article(content, "seeds/b.md")
     link(content / "seeds" / "loop", "..")
     link(content / "self", content.resolve())
-    cache = ParseCache(tmp_path / "cache", content, Limits()) if cached else None
-    report = read_collection(Path(content), cache=cache)
-    assert sorted(a.source for a in report.articles) == ["a.md", "seeds/b.md"]
-    assert sorted(a.title for a in report.articles) == ["Article a.md", "Article seeds/b.md"]
-    assert [(p.source, p.message) for p in report.problems] == [("seeds/loop", LOOP), ("self", LOOP)]
+    articles, problems = in_child(f"top = {str(content)!r}\n" + through.format(cache=str(tmp_path / "cache")))
+    articles.sort()
+    assert sorted(articles) == [["a.md", "Article a.md"], ["seeds/b.md", "Article seeds/b.md"]]
+    assert problems == [["seeds/loop", LOOP], ["self", LOOP]]

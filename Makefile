@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 --preload --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -33,15 +33,17 @@ def feed_kind(path: str) -> tuple[str, str]:
 
 class Index:
     def __init__(self, path: Path | None, identity: str):
+        """The index at path; None: a temporary one, gone when this process ends."""
         self.path = path
+        if path is None:
+            self.db = _temporary(identity)
+            self._shadow = None
+            return
         try:
-            if path is not None:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             try:
-                self.db = connect(str(path) if path is not None else ":memory:", identity)
+                self.db = connect(str(path), identity)
             except sqlite3.DatabaseError as error:
-                if path is None:
-                    raise
                 # A cache of the content folder: when unreadable, it is rebuilt, never trusted.
                 log.warning("article index %s is unreadable (%s): discarded, every file will be read again",
                             path, error)
@@ -207,6 +209,24 @@ class Index:
 
     def article(self, source: str) -> Article | None:
         return _articles.get(self.db, source)
+
+
+def _temporary(identity: str) -> sqlite3.Connection:
+    import os
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="feeds-index-")
+    path = os.path.join(folder, "index.sqlite")
+    try:
+        db = connect(path, identity, temporary=True)
+    except (OSError, sqlite3.Error) as error:
+        raise ArticleIndexError(f"{folder}: cannot create a temporary article index: {error}") from None
+    finally:
+        try:
+            os.unlink(path)
+            os.rmdir(folder)
+        except OSError:
+            pass
+    return db
 
 
 def _seconds(article: Article) -> int:

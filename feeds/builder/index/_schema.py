@@ -92,11 +92,17 @@ MIGRATIONS: list[str] = [
 VERSION = len(MIGRATIONS)
 
 
-def connect(path: str, identity: str) -> sqlite3.Connection:
-    """Open (creating or migrating) the index at path; ":memory:" for none on disk."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # a lost last transaction costs a re-read, never corruption
+def connect(path: str, identity: str, temporary: bool = False) -> sqlite3.Connection:
+    """Open (creating or migrating) the index at path. A temporary index
+    keeps no journal: it is removed as soon as it is open, and lives as long
+    as this connection (on disk, so a million articles need not fit in memory)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+    if temporary:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+    else:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a lost last transaction costs a re-read, never corruption
     db.execute("PRAGMA cache_size=-65536")  # 64 MB
     db.execute("PRAGMA temp_store=MEMORY")
     version = db.execute("PRAGMA user_version").fetchone()[0]

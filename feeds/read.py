@@ -593,18 +593,27 @@ def _list_files(top: str, stamps: bool) -> list[tuple[str, tuple | str | None]]:
 
 def list_article_files(top: str, under: str = "") -> list[tuple[str, tuple | str]]:
     """_list_files(top, stamps=True) of the subtree `under` only ("2025/01"; "" is
-    all of top), names still relative to top: for a folder just moved in.
+    all of top), names still relative to top: for a folder just moved in."""
+    return _listing(article_entries(top, under), stamps=True)
+
+
+def article_entries(top: str, under: str = ""):
+    """(relative name, DirEntry) of every article file under `under` (all of
+    top when ""), and (relative name, reason) for what is not read.
 
     A link in the subtree to a folder above it (or to top) is a loop as in the
-    whole walk, and so is `under` itself when it is such a link: then only that
-    problem is returned. Nothing ([]) when `under` is not a folder, leaves top,
-    is hidden or lies beyond a loop.
+    whole walk. Nothing when `under` is not a folder, leaves top, or is
+    hidden or reached through a loop; `under` itself a link that loops is
+    reported as the whole walk would.
     """
     import stat
 
     parts = [part for part in under.split("/") if part not in ("", ".")]
     if any(part == ".." or part.startswith(".") for part in parts):
-        return []
+        return
+    if not parts:
+        yield from _article_entries(top)
+        return
     enclosing, path = [], top
     for part in [None, *parts]:
         if part is not None:
@@ -612,18 +621,16 @@ def list_article_files(top: str, under: str = "") -> list[tuple[str, tuple | str
         try:
             info = os.stat(path)
         except OSError:
-            return []
+            return
         real = (info.st_dev, info.st_ino)
         if not stat.S_ISDIR(info.st_mode):
-            return []
+            return
         if real in enclosing:
             if len(enclosing) == len(parts):  # `under` itself
-                return [("/".join(parts), _LOOP if os.path.islink(path) else _FOLDER_LOOP)]
-            return []
+                yield "/".join(parts), _LOOP if os.path.islink(path) else _FOLDER_LOOP
+            return
         enclosing.append(real)
-    if not parts:
-        return _listing(_article_entries(top), stamps=True)
-    return _listing(_article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1])), stamps=True)
+    yield from _article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1]))
 
 
 def _listing(entries, stamps: bool) -> list[tuple[str, tuple | str | None]]:

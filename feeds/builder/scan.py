@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, _parse_all, _printable, list_article_files
+from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, _parse_all, _printable, article_entries
 from ..records import Problem
 from .index import Index
 
@@ -34,17 +34,9 @@ class ScanReport:
     sources: list[str] = field(default_factory=list)  # changed files, for the log (at most a few)
 
 
-def stamp_hash(size: int, mtime_ns: int, ctime_ns: int, now: float | None = None) -> int:
-    if mtime_ns / 1e9 > (now or time.time()) - RACY_SECONDS:
-        return 0
-    value = hash((size, mtime_ns, ctime_ns))
-    return value if value not in (0, LISTING_PROBLEM) else 1
-
-
 def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None) -> ScanReport:
     known = index.stamps()
-    return _apply(index, content, list_article_files(str(content)), known, limits, jobs, progress,
-                  fresh=not known)
+    return _apply(index, content, article_entries(str(content)), known, limits, jobs, progress, fresh=not known)
 
 
 def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Limits) -> ScanReport:
@@ -60,7 +52,7 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             continue
         source = relative.replace(os.sep, "/")
         if os.path.isdir(path):
-            listing.update(list_article_files(top, source))
+            listing.update(_stamped(article_entries(top, source)))
             known.update(index.stamps(under=source))
             continue
         name = os.path.basename(source)
@@ -69,32 +61,55 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             known[_printable(source)] = stamp
         if name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES:
             try:
-                stat = os.stat(path)
-                listing[source] = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+                listing[source] = os.stat(path)
             except OSError:
                 pass  # gone again: known but not listed, so removed
         else:  # a folder that was removed or moved away
             known.update(index.stamps(under=source))
-    return _apply(index, content, list(listing.items()), known, limits, jobs=1, progress=None, fresh=False)
+    return _apply(index, content, listing.items(), known, limits, jobs=1, progress=None, fresh=False)
 
 
-def _apply(index: Index, content: Path, listing: list, known: dict[str, int], limits: Limits, jobs: int,
+def _stamped(entries) -> dict:
+    """name -> os.stat_result (or the reason it is not read) of walked entries."""
+    found = {}
+    for name, entry in entries:
+        try:
+            found[name] = entry if isinstance(entry, str) else entry.stat()
+        except OSError:
+            pass
+    return found
+
+
+def _apply(index: Index, content: Path, listing, known: dict[str, int], limits: Limits, jobs: int,
            progress, fresh: bool) -> ScanReport:
+    """listing: (name, DirEntry | os.stat_result | reason not read). This loop
+    runs once per file of the folder (a million times in a large archive): it
+    is written for speed."""
     report = ScanReport(affected=ALL if fresh else set())
     problems: list[tuple[str, int, Problem]] = []
     todo: list[tuple[str, str, int]] = []
     top = str(content)
-    now = time.time()
-    for name, stamp in listing:
-        source = _printable(name)
-        was = known.pop(source, None)
-        if isinstance(stamp, str):
+    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    pop, join, is_str = known.pop, os.path.join, str
+    for name, entry in listing:
+        source = name if name.isascii() else _printable(name)
+        was = pop(source, None)
+        if entry.__class__ is is_str:  # a folder that cannot be listed, a link loop...
             if was != LISTING_PROBLEM:
-                problems.append((source, LISTING_PROBLEM, Problem(source, stamp)))
+                problems.append((source, LISTING_PROBLEM, Problem(source, entry)))
             continue
-        value = stamp_hash(*stamp, now=now)
+        try:
+            stat = entry.stat() if entry.__class__ is not os.stat_result else entry
+        except OSError:
+            if was is not None:
+                known[source] = was  # vanished since listing: removed
+            continue
+        mtime = stat.st_mtime_ns
+        value = hash((stat.st_size, mtime, stat.st_ctime_ns)) if mtime < racy else 0
+        if value in (0, LISTING_PROBLEM) and mtime < racy:
+            value = 1
         if was != value or value == 0:
-            todo.append((os.path.join(top, name), source, value))
+            todo.append((join(top, name), source, value))
     removed = list(known)
     del listing, known
     report.removed = len(removed)

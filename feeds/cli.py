@@ -283,7 +283,8 @@ class Progress:
             if done < total and now - self._last < 0.1:
                 return
             self._last = now
-            self.stream.write(f"\r{label} {done}/{total} ({100 * done // max(total, 1)}%)\x1b[K")
+            shown = f"{done}/{total} ({100 * done // max(total, 1)}%)" if total else f"{done}"
+            self.stream.write(f"\r{label} {shown}\x1b[K")
             self.stream.flush()
             self._shown = True
         return show

@@ -1,52 +1,23 @@
-"""Collect stage: articles -> the published set, grouped into feeds.
+"""Collect stage: the published set, grouped into feeds.
 
-Pure functions of (articles, now): the same input always gives the same
-feeds in the same order, whatever order the files were read in.
+The rules: drafts are never published; an article dated ahead waits for its
+date; one copy per link is published, the newest (by date, then update,
+then file name); a feed lists its articles newest first, ties broken by item
+id; a topic or provider is named by the spelling most of its articles use.
+The article index (`feeds.builder.index`) applies them, for the builder and
+for `collect()` alike, so there is one implementation of them.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
-from operator import attrgetter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable
 
 from .records import Article, Feed
 
 MAIN_FEED_PATH = "feed"
-
-
-def newest_first(articles: Iterable[Article]) -> list[Article]:
-    """Newest first; ties broken by id, so that order never depends on file order."""
-    # Two stable sorts with C key functions: several times faster than one
-    # sort on a Python key function, which matters at 100k articles.
-    ordered = sorted(articles, key=_ID)
-    ordered.sort(key=_PUBLISHED, reverse=True)
-    return ordered
-
-
-_ID, _PUBLISHED = attrgetter("id"), attrgetter("published")
-
-
-def published_articles(articles: Iterable[Article], now: datetime) -> list[Article]:
-    """Drafts and not-yet-due articles left out; one article per link, the newest copy."""
-    by_link: dict[str, Article] = {}
-    for article in articles:
-        if article.draft or article.published > now:
-            continue
-        kept = by_link.get(article.link)
-        if kept is None or _newer(article, kept):
-            by_link[article.link] = article
-    return newest_first(by_link.values())
-
-
-def _newer(a: Article, b: Article) -> bool:
-    return (a.published, a.updated, a.source) > (b.published, b.updated, b.source)
-
-
-def next_due(articles: Iterable[Article], now: datetime) -> datetime | None:
-    """When the next scheduled (future-dated, non-draft) article becomes public."""
-    return min((a.published for a in articles if not a.draft and a.published > now), default=None)
+EVERYTHING = 2 ** 62  # "no limit" on a feed's items
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,37 +35,44 @@ class Collection:
         return {feed.path: feed for feed in self.all_feeds()}
 
 
-def collect(articles: Iterable[Article], now: datetime) -> Collection:
-    published = published_articles(articles, now)
-    topic_items: dict[str, list[Article]] = defaultdict(list)
-    topic_names: dict[tuple[str, str], int] = defaultdict(int)
-    provider_items: dict[str, list[Article]] = defaultdict(list)
-    provider_names: dict[tuple[str, str], int] = defaultdict(int)
-    for article in published:  # already newest first, so each group is too
-        for topic in article.topics:
-            topic_items[topic.slug].append(article)
-            topic_names[topic.slug, topic.name] += 1
-        provider_items[article.provider_key].append(article)
-        provider_names[article.provider_key, article.provider_name] += 1
-    topic_names, provider_names = _spellings(topic_names), _spellings(provider_names)
-    return Collection(
-        main=Feed("all", "", "", MAIN_FEED_PATH, tuple(published)),
-        topics=tuple(
-            Feed("topic", slug, _most_used(topic_names[slug]), f"topics/{slug}", tuple(items))
-            for slug, items in sorted(topic_items.items())),
-        providers=tuple(
-            Feed("provider", key, _most_used(provider_names[key]), f"providers/{key}", tuple(items))
-            for key, items in sorted(provider_items.items())),
-    )
-
-
-def _spellings(counts: dict[tuple[str, str], int]) -> dict[str, Counter]:
-    by_key: dict[str, Counter] = defaultdict(Counter)
-    for (key, name), count in counts.items():
-        by_key[key][name] = count
-    return by_key
-
-
-def _most_used(names: Counter) -> str:
+def most_used(names: Counter) -> str:
     """The spelling most articles use; ties go to the alphabetically first."""
     return min(names.items(), key=lambda pair: (-pair[1], pair[0]))[0]
+
+
+def collect(articles: Iterable[Article], now: datetime) -> Collection:
+    """Every feed of these articles at `now`, each with all its articles."""
+    index = _index_of(articles)
+    try:
+        moment = int(now.timestamp())
+        feeds = [index.feed(path, moment, EVERYTHING) for path in index.feed_paths()]
+    finally:
+        index.close()
+    by_kind: dict[str, list[Feed]] = {"all": [], "topic": [], "provider": []}
+    for feed in feeds:
+        if feed is not None:
+            by_kind[feed.kind].append(feed)
+    return Collection(main=by_kind["all"][0], topics=tuple(sorted(by_kind["topic"], key=_KEY)),
+                      providers=tuple(sorted(by_kind["provider"], key=_KEY)))
+
+
+def next_due(articles: Iterable[Article], now: datetime) -> datetime | None:
+    """When the next scheduled (future-dated, non-draft) article becomes public."""
+    index = _index_of(articles)
+    try:
+        due = index.next_due(int(now.timestamp()))
+    finally:
+        index.close()
+    return datetime.fromtimestamp(due, timezone.utc) if due is not None else None
+
+
+def _KEY(feed: Feed) -> str:
+    return feed.key
+
+
+def _index_of(articles: Iterable[Article]):
+    from .builder.index import Index
+    index = Index(None, "collect")
+    index.update([(article.source, 0, article) for article in articles], fresh=True)
+    index.finish_bulk()
+    return index

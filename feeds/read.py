@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
-from operator import attrgetter
+from operator import itemgetter
 from pathlib import Path
 
 import frontmatter
@@ -54,14 +54,19 @@ class Unreadable(Exception):
     """A file that cannot become an article; the message says why."""
 
 
-_NAME = attrgetter("name")
+_FIRST = itemgetter(0)
 
 
-_LOOP = "symbolic link loop: points to an enclosing folder (not followed)"
-_FOLDER_LOOP = "folder loop: the same folder as an enclosing folder (not followed)"
+class NotRead(str):
+    """Why a walked name is not read (a folder that cannot be listed, a loop):
+    told apart from the paths of article files by its type."""
 
 
-def _article_entries(top: str, prefix: str = "", enclosing: tuple = ()):
+_LOOP = NotRead("symbolic link loop: points to an enclosing folder (not followed)")
+_FOLDER_LOOP = NotRead("folder loop: the same folder as an enclosing folder (not followed)")
+
+
+def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered: bool = True):
     """(relative name, DirEntry) of every *.md under top, sorted, depth first;
     (relative name, reason) for what is not read: a folder that cannot be
     listed, a linked folder that would loop or was already read.
@@ -82,7 +87,7 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = ()):
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as error:
-        yield prefix or ".", f"cannot read folder: {error.strerror or error}"
+        yield prefix or ".", NotRead(f"cannot read folder: {error.strerror or error}")
         return
     if not stat.S_ISDIR(info.st_mode):
         return
@@ -91,55 +96,90 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = ()):
         return
     ancestors = set(enclosing)
     ancestors.add(here)
-    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {})
+    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {}, ordered)
 
 
-def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders: dict, files: dict):
+def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders: dict, files: dict,
+          ordered: bool = True):
     """_article_entries of one real folder, `here`, already counted as read.
 
     ancestors: the real folders from the top down to here; folders: every real
     folder read so far -> its relative name; files: st_dev -> st_ino of every
     file given so far.
     """
+    import stat
+
     try:
         with os.scandir(top) as listing:
-            entries = sorted(listing, key=_NAME)
+            entries = [entry for entry in listing if entry.name[0] != "."]
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as error:  # unreadable: reported, and the rest is still read
-        yield prefix or ".", f"cannot read folder: {error.strerror or error}"
+        yield prefix or ".", NotRead(f"cannot read folder: {error.strerror or error}")
         return
+    # Comprehensions, not a loop: this runs once per entry of folders a million entries long.
+    try:
+        regular = [entry.is_file(follow_symlinks=False) for entry in entries]  # from d_type: no stat
+    except OSError:  # a file system without d_type, and an entry gone: one at a time
+        regular = [_is_regular(entry) for entry in entries]
+    special = [(entry.name, 0, entry) for entry, is_regular in zip(entries, regular) if not is_regular]
+    articles = [entry for entry, is_regular in zip(entries, regular) if is_regular and
+                entry.name.endswith(ARTICLE_SUFFIX) and (len(entry.name) >= 16 or entry.name.lower() not in NOT_ARTICLES)]
+    plain = [(entry.name, entry.inode()) for entry in articles]  # d_ino; the entries are not kept
+    del entries, regular, articles
     device = here[0]
     given = files.get(device)
     if given is None:
         given = files[device] = set()
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
+    join = os.path.join
+    if not special:  # a folder of files only (a flat archive of a million): the fast path
+        numbers = [number for _, number in plain]
+        if len(set(numbers)) == len(numbers) and given.isdisjoint(numbers):  # no file met twice
+            given.update(numbers)
+            names = [name for name, _ in plain]
+            del plain, numbers
+            if ordered:  # (a warm scan only compares stamps: any order will do)
+                names.sort()
+            if prefix:
+                for name in names:
+                    yield prefix + name, join(top, name)
+            else:
+                top += os.sep
+                for name in names:
+                    yield name, top + name
+            return
+        plain.sort()
+        for name, number in plain:
+            count = len(given)
+            given.add(number)
+            if len(given) > count:  # else the same file met again under another name: given once
+                yield prefix + name, join(top, name)
+        return
+    for name, number, entry in sorted([*((name, number, None) for name, number in plain), *special],
+                                      key=_FIRST):
+        if entry is None:
+            count = len(given)
+            given.add(number)
+            if len(given) > count:
+                yield prefix + name, join(top, name)
             continue
         article = name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES
         try:
-            if entry.is_file(follow_symlinks=False):  # the common case, from d_type: no stat
-                if not article:
-                    continue
-                seen, number = given, entry.inode()  # d_ino
-                folder = None
-            else:  # a folder, a link or something else: at most one stat, kept by the entry
-                linked = entry.is_symlink()
-                folder = entry.is_dir()
-                if not (folder or article):
-                    continue
-                if folder or linked:
-                    target = entry.stat()  # the folder's own (st_dev, st_ino), or the link target's
-                if folder:
-                    real = (target.st_dev, target.st_ino)
-                elif linked:
-                    seen = files.get(target.st_dev)
-                    if seen is None:
-                        seen = files[target.st_dev] = set()
-                    number = target.st_ino
-                else:  # a fifo, a socket...: as before, left to the reader
-                    seen, number = given, entry.inode()
+            linked = entry.is_symlink()
+            folder = entry.is_dir()
+            if not (folder or article):
+                continue
+            if folder or linked:
+                target = entry.stat()  # the folder's own (st_dev, st_ino), or the link target's
+            if folder:
+                real = (target.st_dev, target.st_ino)
+            elif linked and stat.S_ISREG(target.st_mode):
+                seen = files.get(target.st_dev)
+                if seen is None:
+                    seen = files[target.st_dev] = set()
+                number = target.st_ino
+            else:  # a fifo, a socket, a device: reading it could wait forever
+                continue
         except OSError:  # a dangling link, a link to itself, vanished
             continue
         if folder:
@@ -147,18 +187,25 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             if real in ancestors:
                 yield prefix + name, _LOOP if linked else _FOLDER_LOOP
             elif first is not None:
-                yield prefix + name, (f"links to a folder already read as {first} (not read again)" if linked
-                                      else f"folder already read as {first} (not read again)")
+                yield prefix + name, NotRead(f"links to a folder already read as {first} (not read again)"
+                                             if linked else f"folder already read as {first} (not read again)")
             else:
                 inside = folders[real] = f"{prefix}{name}/"
                 ancestors.add(real)
-                yield from _walk(entry.path, inside, real, ancestors, folders, files)
+                yield from _walk(entry.path, inside, real, ancestors, folders, files, ordered)
                 ancestors.discard(real)
             continue
         count = len(seen)
         seen.add(number)
         if len(seen) > count:  # else the same file met again under another name: given once
-            yield prefix + name, entry
+            yield prefix + name, entry.path
+
+
+def _is_regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def read_article(path: Path, content_dir: Path, limits: Limits = Limits()) -> Article | Problem:
@@ -533,7 +580,6 @@ def _with_digest(article: Article) -> Article:
 # --- reading a whole folder: cached, and on several cores when it pays ----------
 
 PARALLEL_MIN_FILES = 2_000
-BACKGROUND_LISTING_MIN_CACHE_BYTES = 2_000_000  # about 3,000 articles
 _CHUNK = 500
 
 
@@ -597,7 +643,7 @@ def list_article_files(top: str, under: str = "") -> list[tuple[str, tuple | str
     return _listing(article_entries(top, under), stamps=True)
 
 
-def article_entries(top: str, under: str = ""):
+def article_entries(top: str, under: str = "", ordered: bool = True):
     """(relative name, DirEntry) of every article file under `under` (all of
     top when ""), and (relative name, reason) for what is not read.
 
@@ -612,7 +658,7 @@ def article_entries(top: str, under: str = ""):
     if any(part == ".." or part.startswith(".") for part in parts):
         return
     if not parts:
-        yield from _article_entries(top)
+        yield from _article_entries(top, ordered=ordered)
         return
     enclosing, path = [], top
     for part in [None, *parts]:
@@ -630,60 +676,23 @@ def article_entries(top: str, under: str = ""):
                 yield "/".join(parts), _LOOP if os.path.islink(path) else _FOLDER_LOOP
             return
         enclosing.append(real)
-    yield from _article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1]))
+    yield from _article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1]), ordered)
 
 
 def _listing(entries, stamps: bool) -> list[tuple[str, tuple | str | None]]:
     files = []
-    for name, entry in entries:
-        if isinstance(entry, str):  # not read, and why
-            files.append((name, entry))
+    for name, path in entries:
+        if path.__class__ is NotRead:  # not read, and why
+            files.append((name, str(path)))
             continue
         if not stamps:
             files.append((name, None))
             continue
         try:
-            files.append((name, stamp_of(entry.stat())))
+            files.append((name, stamp_of(os.stat(path))))
         except OSError:
             continue  # vanished since listing
     return files
-
-
-def _list_in_background(content_dir: Path):
-    """Start _list_files in a child process; returns a function that waits for it.
-
-    If the child dies (out of memory, killed), the folder is listed here
-    instead: the pipe closes and nothing waits forever.
-    """
-    import multiprocessing
-    top = str(content_dir)
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_send_listing, args=(top, sender), daemon=True)
-    try:
-        child.start()
-    except OSError:
-        receiver.close()
-        return lambda: _list_files(top, stamps=True)
-    finally:
-        sender.close()
-
-    def result():
-        try:
-            return receiver.recv()
-        except (EOFError, OSError):
-            return _list_files(top, stamps=True)
-        finally:
-            receiver.close()
-            child.join()
-    return result
-
-
-def _send_listing(top: str, sender) -> None:
-    try:
-        sender.send(_list_files(top, stamps=True))
-    finally:
-        sender.close()
 
 
 # Forking a process that runs other threads (a file watcher, a lock keeper)
@@ -699,20 +708,43 @@ def worker_context():
 
 
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
-    if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
-        return (_read_source(path, source, limits) for path, source in files)
-    chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
-    context = worker_context()
+    """The result of every (path, source), in order."""
+    return (result for _, result in parse_stream(files, limits, workers))
 
-    def results():
-        with context.Pool(workers) as pool:
-            for chunk in pool.imap(_read_chunk, [(chunk, limits) for chunk in chunks]):
-                yield from chunk
-    return results()
+
+def parse_stream(files, limits: Limits, workers: int):
+    """(item, Article | Problem) for each item (path, source, ...) of an
+    iterable, in order, read on `workers` processes when there are many.
+
+    The iterable is consumed only as fast as the workers read, so a million
+    files never sit in memory at once.
+    """
+    import itertools
+    files = iter(files)
+    first = list(itertools.islice(files, PARALLEL_MIN_FILES))
+    if workers <= 1 or len(first) < PARALLEL_MIN_FILES:
+        for item in itertools.chain(first, files):
+            yield item, _read_source(item[0], item[1], limits)
+        return
+    chunks = _chunks(itertools.chain(first, files), limits)
+    del first
+    with worker_context().Pool(workers) as pool:
+        # imap's feeder thread blocks on the pipe once the workers are busy: backpressure.
+        for chunk in pool.imap(_read_chunk, chunks):
+            yield from chunk
+
+
+def _chunks(items, limits: Limits):
+    import itertools
+    while True:
+        chunk = list(itertools.islice(items, _CHUNK))
+        if not chunk:
+            return
+        yield chunk, limits
 
 
 def _read_chunk(job) -> list:
     import gc
     gc.disable()  # a short-lived worker: see collector_paused
-    files, limits = job
-    return [_read_source(path, source, limits) for path, source in files]
+    items, limits = job
+    return [(item, _read_source(item[0], item[1], limits)) for item in items]

@@ -243,3 +243,11 @@ def test_each_article_is_published_once_and_the_loops_reported(content, tmp_path
     articles.sort()
     assert sorted(articles) == [["a.md", "Article a.md"], ["seeds/b.md", "Article seeds/b.md"]]
     assert problems == [["seeds/loop", LOOP], ["self", LOOP]]
+
+
+def test_a_fifo_named_like_an_article_is_not_read(content):
+    """Reading a named pipe waits for a writer forever: it is not an article file."""
+    article(content, "a.md")
+    os.mkfifo(content / "pipe.md")
+    link(content / "to-pipe.md", content / "pipe.md")
+    assert [name for name, _ in listed(content, stamps=True)] == ["a.md"]

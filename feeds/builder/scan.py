@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, _parse_all, _printable, article_entries
+from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _printable, article_entries, parse_stream
 from ..records import Problem
 from .index import Index
 
@@ -34,9 +34,81 @@ class ScanReport:
     sources: list[str] = field(default_factory=list)  # changed files, for the log (at most a few)
 
 
+PARALLEL_STAT_MIN_FILES = 20_000
+VANISHED = -2  # the stamp of a file gone between listing and stat
+
+
 def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None) -> ScanReport:
+    warm = not index.is_empty()
+    listing = article_entries(str(content), ordered=not warm)
+    if jobs > 1 and warm:
+        # A warm scan of a large folder is one stat per file: the stats run in
+        # child processes while this one loads the index's stamps.
+        listing = list(listing)
+        if len(listing) >= PARALLEL_STAT_MIN_FILES:
+            stamps = _stamp_in_children(listing, jobs)
+            known = index.stamps()
+            listing = list(zip((name for name, _ in listing), stamps()))
+            return _apply(index, content, listing, known, limits, jobs, progress, fresh=False)
     known = index.stamps()
-    return _apply(index, content, article_entries(str(content)), known, limits, jobs, progress, fresh=not known)
+    return _apply(index, content, listing, known, limits, jobs, progress, fresh=not known)
+
+
+def _stamp_in_children(listing: list[tuple[str, str]], jobs: int):
+    """Start `jobs` processes, each stamping a share of the listing; returns a
+    function that waits for them and gives, in listing order, each entry's
+    stamp (an int), or the reason it is not read.
+
+    Plain os.fork: the children only stat files and write to a pipe, so they
+    are safe even when this process runs other threads; a child that fails
+    leaves its share to this process."""
+    import array
+    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    children = []
+    for share in range(jobs):
+        receive, send = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                os.close(receive)
+                values = array.array("q", (_stamp(path, racy) for _, path in listing[share::jobs]))
+                with os.fdopen(send, "wb") as pipe:
+                    pipe.write(values.tobytes())
+            finally:
+                os._exit(0)
+        os.close(send)
+        children.append((share, pid, receive))
+
+    def stamps() -> list:
+        result: list = [None] * len(listing)
+        for share, pid, receive in children:
+            with os.fdopen(receive, "rb") as pipe:
+                data = pipe.read()
+            os.waitpid(pid, 0)
+            values = array.array("q")
+            values.frombytes(data)
+            if len(values) != len(range(share, len(listing), jobs)):  # the child failed: its share here
+                values = [_stamp(path, racy) for _, path in listing[share::jobs]]
+            result[share::jobs] = values
+        for position, (_, path) in enumerate(listing):
+            if path.__class__ is NotRead:
+                result[position] = path
+        return result
+    return stamps
+
+
+def _stamp(path, racy: int) -> int:
+    if path.__class__ is NotRead:
+        return LISTING_PROBLEM
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return VANISHED
+    mtime = stat.st_mtime_ns
+    if mtime >= racy:
+        return 0  # too fresh to trust: read again next time
+    value = hash((stat.st_size, mtime, stat.st_ctime_ns))
+    return 1 if value in (0, LISTING_PROBLEM, VANISHED) else value
 
 
 def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Limits) -> ScanReport:
@@ -72,9 +144,9 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
 def _stamped(entries) -> dict:
     """name -> os.stat_result (or the reason it is not read) of walked entries."""
     found = {}
-    for name, entry in entries:
+    for name, path in entries:
         try:
-            found[name] = entry if isinstance(entry, str) else entry.stat()
+            found[name] = path if path.__class__ is NotRead else os.stat(path)
         except OSError:
             pass
     return found
@@ -82,59 +154,75 @@ def _stamped(entries) -> dict:
 
 def _apply(index: Index, content: Path, listing, known: dict[str, int], limits: Limits, jobs: int,
            progress, fresh: bool) -> ScanReport:
-    """listing: (name, DirEntry | os.stat_result | reason not read). This loop
-    runs once per file of the folder (a million times in a large archive): it
-    is written for speed."""
+    """listing: (name, path | os.stat_result | stamp | NotRead reason). The files
+    to read are handed to the readers as the listing goes, and the index
+    learns the results in batches, so memory does not grow with the folder."""
     report = ScanReport(affected=ALL if fresh else set())
     problems: list[tuple[str, int, Problem]] = []
-    todo: list[tuple[str, str, int]] = []
-    top = str(content)
-    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
-    pop, join, is_str = known.pop, os.path.join, str
-    for name, entry in listing:
-        source = name if name.isascii() else _printable(name)
-        was = pop(source, None)
-        if entry.__class__ is is_str:  # a folder that cannot be listed, a link loop...
-            if was != LISTING_PROBLEM:
-                problems.append((source, LISTING_PROBLEM, Problem(source, entry)))
-            continue
-        try:
-            stat = entry.stat() if entry.__class__ is not os.stat_result else entry
-        except OSError:
-            if was is not None:
-                known[source] = was  # vanished since listing: removed
-            continue
-        mtime = stat.st_mtime_ns
-        value = hash((stat.st_size, mtime, stat.st_ctime_ns)) if mtime < racy else 0
-        if value in (0, LISTING_PROBLEM) and mtime < racy:
-            value = 1
-        if was != value or value == 0:
-            todo.append((join(top, name), source, value))
-    removed = list(known)
-    del listing, known
-    report.removed = len(removed)
-    total = len(todo)
-    if progress:
-        progress(0, total)
-    batch: list = list(problems)
-    results = _parse_all([(path, source) for path, source, _ in todo], limits, jobs)
-    for (_, source, value), result in zip(todo, results):
+    batch: list = []
+    for (_path, source, value), result in parse_stream(_changed(content, listing, known, problems), limits, jobs):
         batch.append((source, value, result))
         report.read += 1
         if len(report.sources) < 5:
             report.sources.append(source)
         if len(batch) >= BATCH:
-            _update(index, report, batch, removed, fresh)
-            batch, removed = [], []
+            _update(index, report, batch, [], fresh)
+            batch = []
             if progress:
-                progress(report.read, total)
-    if batch or removed:
-        _update(index, report, batch, removed, fresh)
+                progress(report.read, 0)
+    removed = list(known)  # what the listing did not meet, now that it is complete
+    report.removed = len(removed)
+    if batch or removed or problems:
+        _update(index, report, problems + batch, removed, fresh)
     if fresh:
         index.finish_bulk()
     if progress:
-        progress(total, total)
+        progress(report.read, report.read)
     return report
+
+
+def _changed(content: Path, listing, known: dict[str, int], problems: list):
+    """(path, source, stamp) of every listed file whose stamp is not the
+    known one, taking each met file out of `known` (what is left was removed).
+
+    This loop runs once per file of the folder (a million times in a large
+    archive): it is written for speed."""
+    top = str(content)
+    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    pop, join, stat_of, stat_result = known.pop, os.path.join, os.stat, os.stat_result
+    for name, entry in listing:
+        source = name if name.isascii() else _printable(name)
+        was = pop(source, None)
+        if entry.__class__ is NotRead:  # a folder that cannot be listed, a link loop...
+            if was != LISTING_PROBLEM:
+                problems.append((source, LISTING_PROBLEM, Problem(source, str(entry))))
+            continue
+        if entry.__class__ is int:  # stamped already (in a child process)
+            value = entry
+            if value == VANISHED:
+                if was is not None:
+                    known[source] = was  # vanished since listing: removed
+                continue
+            if value == was and value != 0:
+                continue
+            yield join(top, name), source, value
+            continue
+        try:
+            stat = stat_of(entry) if entry.__class__ is not stat_result else entry
+        except OSError:
+            if was is not None:
+                known[source] = was  # vanished since listing: removed
+            continue
+        mtime = stat.st_mtime_ns
+        if mtime < racy:
+            value = hash((stat.st_size, mtime, stat.st_ctime_ns))
+            if value in (0, LISTING_PROBLEM, VANISHED):
+                value = 1
+            if was == value:
+                continue
+        else:
+            value = 0  # too fresh to trust: read again next time
+        yield join(top, name), source, value
 
 
 def _update(index: Index, report: ScanReport, batch: list, removed: list, fresh: bool) -> None:

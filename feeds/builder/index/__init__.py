@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from ...collect import MAIN_FEED_PATH, _most_used
+from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _articles, _feeds, _files
@@ -158,7 +158,7 @@ class Index:
         extra = sum(shadowed_names.get(path, Counter()).values())
         rows = _feeds.newest_rows(self.db, path, now, limit + extra)
         articles = tuple(_articles.from_row(row) for row in rows if row[0] not in shadowed)[:limit]
-        return Feed(kind, key, _most_used(names) if names else "", path, articles, total=sum(names.values()))
+        return Feed(kind, key, most_used(names) if names else "", path, articles, total=sum(names.values()))
 
     def _shadowed(self, now: int) -> tuple[set[str], dict[str, Counter]]:
         """Copies of a link that lose to a newer copy at `now`, and the feed

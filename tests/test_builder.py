@@ -38,9 +38,9 @@ def config_for(content: Path, cache: Path):
                        environ={})
 
 
-def builder_for(content: Path, out: Path, cache: Path, clock, index="default") -> Builder:
+def builder_for(content: Path, out: Path, cache: Path, clock, index="default", jobs: int = 1) -> Builder:
     config = config_for(content, cache)
-    return Builder(config, ExportWriter(out, settings_version(config.site)), index=index, clock=clock)
+    return Builder(config, ExportWriter(out, settings_version(config.site)), index=index, clock=clock, jobs=jobs)
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -149,11 +149,14 @@ def test_the_newest_copy_of_a_link_wins_and_the_older_returns_when_it_goes(conte
     assert tree(out) == cold(content, tmp_path, clock)
 
 
-def test_any_sequence_of_changes_gives_the_bytes_of_a_cold_build(content, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["stamped here", "stamped by child processes"])
+def test_any_sequence_of_changes_gives_the_bytes_of_a_cold_build(content, tmp_path, jobs, monkeypatch):
     """Adds, edits, moves, removals, drafts, duplicate links, spellings and schedules, at random."""
-    rng = random.Random(20261130)
+    from feeds.builder import scan
+    monkeypatch.setattr(scan, "PARALLEL_STAT_MIN_FILES", 1)
+    rng = random.Random(20261130 + jobs)
     clock = Clock(T0)
-    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock, jobs=jobs)
     builder.build()
     topics = ["AI", "ai", "Robotics", "Cloud", "Ethics", "Chips"]
     links = [f"https://{host}/{n}" for host in ("one.example", "two.example", "three.example") for n in range(6)]

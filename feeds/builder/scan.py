@@ -8,6 +8,7 @@ million files never holds a million records.
 """
 from __future__ import annotations
 
+import array
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Iterable
 from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _printable, article_entries, parse_stream
 from ..records import Problem
 from .index import Index
+from .index import BUCKETS, contribution
 
 # A file changed twice within one timestamp tick can look unchanged: a file
 # this fresh is recorded with stamp 0, which never matches, so it is read again.
@@ -41,29 +43,38 @@ VANISHED = -2  # the stamp of a file gone between listing and stat
 def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None) -> ScanReport:
     warm = not index.is_empty()
     listing = article_entries(str(content), ordered=not warm)
-    if jobs > 1 and warm:
-        # A warm scan of a large folder is one stat per file: the stats run in
-        # child processes while this one loads the index's stamps.
-        listing = list(listing)
-        if len(listing) >= PARALLEL_STAT_MIN_FILES:
-            stamps = _stamp_in_children(listing, jobs)
-            known = index.stamps()
-            listing = list(zip((name for name, _ in listing), stamps()))
-            return _apply(index, content, listing, known, limits, jobs, progress, fresh=False)
-    known = index.stamps()
-    return _apply(index, content, listing, known, limits, jobs, progress, fresh=not known)
+    if not warm:
+        return _apply(index, content, listing, {}, limits, jobs, progress, fresh=True)
+    # A warm scan: every file is stamped (in child processes), the stamps are
+    # summed per bucket of names, and only the buckets whose sum differs from
+    # the index's are compared file by file: nothing changed, nothing loaded.
+    listing = list(listing)
+    stamped = _stamp_in_children(listing, max(1, jobs) if len(listing) >= PARALLEL_STAT_MIN_FILES else 0)
+    stored = index.bucket_sums()
+    unsettled = index.unsettled_buckets()
+    values, buckets, sums = stamped()
+    differing = {bucket for bucket in sums.keys() | stored.keys()
+                 if sums.get(bucket, 0) % 2 ** 64 != stored.get(bucket, 0) % 2 ** 64} | unsettled
+    if not differing:
+        return ScanReport()
+    known = index.stamps_in(differing)
+    changed = [(name, value) for (name, _), value, bucket in zip(listing, values, buckets) if bucket in differing]
+    del listing, values, buckets
+    return _apply(index, content, changed, known, limits, jobs, progress, fresh=False)
 
 
 def _stamp_in_children(listing: list[tuple[str, str]], jobs: int):
-    """Start `jobs` processes, each stamping a share of the listing; returns a
-    function that waits for them and gives, in listing order, each entry's
-    stamp (an int), or the reason it is not read.
+    """Stamp every entry of the listing on `jobs` child processes (none: here);
+    returns a function that waits for them and gives, in listing order, each
+    entry's stamp and bucket, and the sum of each bucket.
 
     Plain os.fork: the children only stat files and write to a pipe, so they
     are safe even when this process runs other threads; a child that fails
     leaves its share to this process."""
-    import array
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    if jobs <= 0:
+        values, buckets, sums = _stamp_share(listing, racy)
+        return lambda: (values, buckets, sums)
     children = []
     for share in range(jobs):
         receive, send = os.pipe()
@@ -71,30 +82,58 @@ def _stamp_in_children(listing: list[tuple[str, str]], jobs: int):
         if pid == 0:  # the child
             try:
                 os.close(receive)
-                values = array.array("q", (_stamp(path, racy) for _, path in listing[share::jobs]))
+                values, buckets, sums = _stamp_share(listing[share::jobs], racy)
+                total = array.array("Q", (sums.get(bucket, 0) % 2 ** 64 for bucket in range(BUCKETS)))
                 with os.fdopen(send, "wb") as pipe:
-                    pipe.write(values.tobytes())
+                    for part in (values, buckets, total):
+                        data = part.tobytes()
+                        pipe.write(len(data).to_bytes(8, "little") + data)
             finally:
                 os._exit(0)
         os.close(send)
         children.append((share, pid, receive))
 
-    def stamps() -> list:
-        result: list = [None] * len(listing)
+    def stamped():
+        values: list = [0] * len(listing)
+        buckets: list = [0] * len(listing)
+        sums: dict[int, int] = {}
         for share, pid, receive in children:
             with os.fdopen(receive, "rb") as pipe:
-                data = pipe.read()
+                parts = [_read_part(pipe, code) for code in ("q", "H", "Q")]
             os.waitpid(pid, 0)
-            values = array.array("q")
-            values.frombytes(data)
-            if len(values) != len(range(share, len(listing), jobs)):  # the child failed: its share here
-                values = [_stamp(path, racy) for _, path in listing[share::jobs]]
-            result[share::jobs] = values
-        for position, (_, path) in enumerate(listing):
-            if path.__class__ is NotRead:
-                result[position] = path
-        return result
-    return stamps
+            if any(part is None for part in parts) or len(parts[0]) != len(range(share, len(listing), jobs)):
+                share_values, share_buckets, share_sums = _stamp_share(listing[share::jobs], racy)  # here instead
+            else:
+                share_values, share_buckets = parts[0], parts[1]
+                share_sums = {bucket: total for bucket, total in enumerate(parts[2]) if total}
+            values[share::jobs] = share_values
+            buckets[share::jobs] = share_buckets
+            for bucket, total in share_sums.items():
+                sums[bucket] = sums.get(bucket, 0) + total
+        return values, buckets, sums
+    return stamped
+
+
+def _read_part(pipe, code: str):
+    head = pipe.read(8)
+    if len(head) != 8:
+        return None
+    data = pipe.read(int.from_bytes(head, "little"))
+    part = array.array(code)
+    part.frombytes(data)
+    return part
+
+
+def _stamp_share(entries, racy: int):
+    values, buckets, sums = array.array("q"), array.array("H"), {}
+    for name, path in entries:
+        source = name if name.isascii() else _printable(name)
+        value = _stamp(path, racy)
+        bucket, part = contribution(source, value)
+        values.append(value)
+        buckets.append(bucket)
+        sums[bucket] = sums.get(bucket, 0) + part
+    return values, buckets, sums
 
 
 def _stamp(path, racy: int) -> int:

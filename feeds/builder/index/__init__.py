@@ -18,6 +18,7 @@ from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _articles, _feeds, _files
+from ._files import BUCKETS, contribution
 from ._schema import connect, transaction
 
 log = logging.getLogger("feeds")
@@ -50,6 +51,8 @@ class Index:
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
                 self.db = connect(str(path), identity)
+            with transaction(self.db):
+                _files.fill_buckets(self.db)
         except (OSError, sqlite3.Error) as error:
             raise ArticleIndexError(f"{path}: cannot open the article index: {error}") from None
         self._shadow: tuple[int, set[str], dict[str, Counter]] | None = None
@@ -64,6 +67,16 @@ class Index:
 
     def stamp(self, source: str) -> int | None:
         return _files.stamp(self.db, source)
+
+    def bucket_sums(self) -> dict[int, int]:
+        """bucket -> the sum of its files' contributions (see _files.contribution)."""
+        return _files.bucket_sums(self.db)
+
+    def unsettled_buckets(self) -> set[int]:
+        return _files.unsettled_buckets(self.db)
+
+    def stamps_in(self, buckets) -> dict[str, int]:
+        return _files.stamps_in(self.db, buckets)
 
     def is_empty(self) -> bool:
         return self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
@@ -101,10 +114,8 @@ class Index:
                     affected.add(feed)
                 links.add(article.link)
                 _articles.delete(self.db, source)
-            for source in removed:
-                _files.delete(self.db, source)
-            _files.put_many(self.db, ((source, stamp, None if isinstance(result, Article) else result.message)
-                                      for source, stamp, result in results))
+            _files.replace(self.db, [(source, stamp, None if isinstance(result, Article) else result.message)
+                                     for source, stamp, result in results], removed, fresh)
             new = [result for _, _, result in results if isinstance(result, Article)]
             _articles.put_many(self.db, new)
             added = []

@@ -2,9 +2,62 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
+from collections import Counter
 from typing import Iterable
 
 from ...records import Problem
+
+BUCKETS = 4096
+
+
+def contribution(source: str, stamp: int) -> tuple[int, int]:
+    """(bucket, what the file adds to its bucket's sum): the same in every process."""
+    crc = zlib.crc32(source.encode("utf-8", "surrogateescape"))
+    return crc & (BUCKETS - 1), hash((crc, stamp))
+
+
+def _signed(value: int) -> int:
+    return ((value + 2 ** 63) % 2 ** 64) - 2 ** 63
+
+
+def bucket_sums(db: sqlite3.Connection) -> dict[int, int]:
+    return dict(db.execute("SELECT bucket, total FROM bucket_sums"))
+
+
+def unsettled_buckets(db: sqlite3.Connection) -> set[int]:
+    """Buckets holding a file changed too recently to trust its stamp: always looked at."""
+    return {row[0] for row in db.execute("SELECT DISTINCT bucket FROM files WHERE stamp = 0")}
+
+
+def stamps_in(db: sqlite3.Connection, buckets: Iterable[int]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    buckets = list(buckets)
+    for start in range(0, len(buckets), 500):
+        part = buckets[start:start + 500]
+        found.update(db.execute(f"SELECT source, stamp FROM files WHERE bucket IN ({', '.join('?' * len(part))})",
+                                part))
+    return found
+
+
+def fill_buckets(db: sqlite3.Connection) -> None:
+    """After the migration to version 2: buckets and sums of the files already indexed."""
+    rows = db.execute("SELECT source, stamp FROM files WHERE bucket = -1").fetchall()
+    if not rows:
+        return
+    sums: Counter = Counter(bucket_sums(db))
+    updates = []
+    for source, value in rows:
+        bucket, part = contribution(source, value)
+        sums[bucket] += part
+        updates.append((bucket, source))
+    db.executemany("UPDATE files SET bucket = ? WHERE source = ?", updates)
+    _save_sums(db, sums)
+
+
+def _save_sums(db: sqlite3.Connection, sums: dict[int, int]) -> None:
+    db.executemany("INSERT OR REPLACE INTO bucket_sums VALUES (?, ?)",
+                   ((bucket, _signed(total)) for bucket, total in sums.items()))
 
 
 def stamps(db: sqlite3.Connection, under: str = "") -> dict[str, int]:
@@ -22,12 +75,38 @@ def stamp(db: sqlite3.Connection, source: str) -> int | None:
     return row[0] if row else None
 
 
-def put_many(db: sqlite3.Connection, rows: Iterable[tuple[str, int, str | None]]) -> None:
-    db.executemany("INSERT OR REPLACE INTO files (source, stamp, problem) VALUES (?, ?, ?)", rows)
+def replace(db: sqlite3.Connection, rows: list[tuple[str, int, str | None]], removed: list[str],
+            fresh: bool = False) -> None:
+    """Store (source, stamp, problem) rows and forget removed sources, keeping
+    the bucket sums right. `fresh`: none of the rows' sources is stored yet."""
+    changes: Counter = Counter()
+    old = {} if fresh else stamps_of(db, [row[0] for row in rows] + removed)
+    for source, value in old.items():
+        bucket, part = contribution(source, value)
+        changes[bucket] -= part
+    stored = []
+    for source, value, problem in rows:
+        bucket, part = contribution(source, value)
+        changes[bucket] += part
+        stored.append((source, value, problem, bucket))
+    db.executemany("DELETE FROM files WHERE source = ?", ((source,) for source in removed))
+    db.executemany("INSERT OR REPLACE INTO files (source, stamp, problem, bucket) VALUES (?, ?, ?, ?)", stored)
+    if changes:
+        sums = Counter(dict(db.execute(
+            f"SELECT bucket, total FROM bucket_sums WHERE bucket IN ({', '.join('?' * len(changes))})",
+            list(changes)))) if len(changes) <= 900 else Counter(bucket_sums(db))
+        for bucket, change in changes.items():
+            sums[bucket] += change
+        _save_sums(db, {bucket: sums[bucket] for bucket in changes})
 
 
-def delete(db: sqlite3.Connection, source: str) -> None:
-    db.execute("DELETE FROM files WHERE source = ?", (source,))
+def stamps_of(db: sqlite3.Connection, sources: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(sources), 500):
+        part = sources[start:start + 500]
+        found.update(db.execute(f"SELECT source, stamp FROM files WHERE source IN ({', '.join('?' * len(part))})",
+                                part))
+    return found
 
 
 def problems(db: sqlite3.Connection) -> list[Problem]:

@@ -88,6 +88,18 @@ MIGRATIONS: list[str] = [
         version TEXT NOT NULL       -- fingerprint of everything its documents show
     ) WITHOUT ROWID;
     """,
+    # 1 -> 2: the folder's stamps summed per bucket of file names, so that a
+    # scan compares a few thousand sums instead of loading every file's stamp
+    """
+    ALTER TABLE files ADD COLUMN bucket INTEGER NOT NULL DEFAULT -1;  -- see _files.contribution (-1: not yet known)
+    CREATE INDEX files_by_bucket ON files (bucket);
+
+    CREATE TABLE bucket_sums (
+        -- per bucket, the sum (mod 2**64) of _files.contribution(source, stamp) of its files
+        bucket INTEGER PRIMARY KEY,
+        total INTEGER NOT NULL
+    );
+    """,
 ]
 VERSION = len(MIGRATIONS)
 
@@ -115,7 +127,8 @@ def connect(path: str, identity: str, temporary: bool = False) -> sqlite3.Connec
     row = db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
     if row is None or row[0] != identity:
         with _transaction(db):
-            for table in ("files", "articles", "duplicate_links", "memberships", "name_counts", "feeds", "meta"):
+            for table in ("files", "articles", "duplicate_links", "memberships", "name_counts", "feeds", "meta",
+                          "bucket_sums"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("INSERT INTO meta VALUES ('identity', ?)", (identity,))
     return db

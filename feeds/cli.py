@@ -139,7 +139,7 @@ def _report_problems(problems) -> None:
 def _config(args: argparse.Namespace) -> Config:
     """From the file, variables and flags; a builder started by a server gets
     the server's configuration whole."""
-    from .server.supervisor import BUILDER_CONFIG_VARIABLE
+    from .config import BUILDER_CONFIG_VARIABLE
     passed = os.environ.get(BUILDER_CONFIG_VARIABLE) if args.command is cmd_build else None
     if passed:
         import json

@@ -16,6 +16,7 @@ ENV_PREFIX = "FEEDS_"
 
 
 BUILDER_MODES = ("auto", "off")
+BUILDER_CONFIG_VARIABLE = "FEEDS_BUILDER_CONFIG"  # how a server hands its configuration to the builder it starts
 WATCH_MODES = ("events", "poll")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -18,7 +19,7 @@ from typing import Iterable
 from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _printable, article_entries, parse_stream
 from ..records import Problem
 from .index import Index
-from .index import BUCKETS, contribution
+from .index import BUCKETS
 
 # A file changed twice within one timestamp tick can look unchanged: a file
 # this fresh is recorded with stamp 0, which never matches, so it is read again.
@@ -41,77 +42,121 @@ VANISHED = -2  # the stamp of a file gone between listing and stat
 
 
 def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None) -> ScanReport:
-    warm = not index.is_empty()
-    listing = article_entries(str(content), ordered=not warm)
-    if not warm:
-        return _apply(index, content, listing, {}, limits, jobs, progress, fresh=True)
-    # A warm scan: every file is stamped (in child processes), the stamps are
-    # summed per bucket of names, and only the buckets whose sum differs from
-    # the index's are compared file by file: nothing changed, nothing loaded.
-    listing = list(listing)
-    stamped = _stamp_in_children(listing, max(1, jobs) if len(listing) >= PARALLEL_STAT_MIN_FILES else 0)
-    stored = index.bucket_sums()
-    unsettled = index.unsettled_buckets()
-    values, buckets, sums = stamped()
+    if index.is_empty():
+        return _apply(index, content, article_entries(str(content)), {}, limits, jobs, progress, fresh=True)
+    # A warm scan: every file is stamped, the stamps are summed per bucket of
+    # names, and only the buckets whose sum differs from the index's are
+    # compared file by file: nothing changed, nothing loaded.
+    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
+    large = jobs > 1 and index.counts()[0] + index.counts()[1] >= PARALLEL_STAT_MIN_FILES
+    shares = _SharedScan(str(content), jobs, racy) if large else None
+    stored, unsettled = index.bucket_sums(), index.unsettled_buckets()
+    sums = None
+    if shares is not None:
+        try:
+            sums = shares.sums()
+        except OSError:
+            shares.close()
+            shares = None
+    if shares is None:
+        values, buckets, sums, names = _stamp_share(article_entries(str(content), ordered=False), racy, 0, 1)
     differing = {bucket for bucket in sums.keys() | stored.keys()
                  if sums.get(bucket, 0) % 2 ** 64 != stored.get(bucket, 0) % 2 ** 64} | unsettled
     if not differing:
+        if shares is not None:
+            shares.close()
         return ScanReport()
+    if shares is not None:
+        changed = shares.entries(differing)
+    else:
+        changed = [(name, value) for name, value, bucket in zip(names, values, buckets) if bucket in differing]
     known = index.stamps_in(differing)
-    changed = [(name, value) for (name, _), value, bucket in zip(listing, values, buckets) if bucket in differing]
-    del listing, values, buckets
     return _apply(index, content, changed, known, limits, jobs, progress, fresh=False)
 
 
-def _stamp_in_children(listing: list[tuple[str, str]], jobs: int):
-    """Stamp every entry of the listing on `jobs` child processes (none: here);
-    returns a function that waits for them and gives, in listing order, each
-    entry's stamp and bucket, and the sum of each bucket.
+class _SharedScan:
+    """A warm scan split between child processes by bucket: each walks the
+    folder (listing is cheap; stat-ing is not), stamps its own buckets' files,
+    sends their sums, then the entries of the buckets the parent asks for.
 
-    Plain os.fork: the children only stat files and write to a pipe, so they
-    are safe even when this process runs other threads; a child that fails
-    leaves its share to this process."""
-    racy = time.time_ns() - int(RACY_SECONDS * 1e9)
-    if jobs <= 0:
-        values, buckets, sums = _stamp_share(listing, racy)
-        return lambda: (values, buckets, sums)
-    children = []
-    for share in range(jobs):
-        receive, send = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            try:
-                os.close(receive)
-                values, buckets, sums = _stamp_share(listing[share::jobs], racy)
-                total = array.array("Q", (sums.get(bucket, 0) % 2 ** 64 for bucket in range(BUCKETS)))
-                with os.fdopen(send, "wb") as pipe:
-                    for part in (values, buckets, total):
-                        data = part.tobytes()
-                        pipe.write(len(data).to_bytes(8, "little") + data)
-            finally:
-                os._exit(0)
-        os.close(send)
-        children.append((share, pid, receive))
+    Plain os.fork: the children only list, stat and write to pipes, so they
+    are safe even when this process runs other threads. If a child fails, the
+    scan is done here instead."""
 
-    def stamped():
-        values: list = [0] * len(listing)
-        buckets: list = [0] * len(listing)
-        sums: dict[int, int] = {}
-        for share, pid, receive in children:
-            with os.fdopen(receive, "rb") as pipe:
-                parts = [_read_part(pipe, code) for code in ("q", "H", "Q")]
+    def __init__(self, top: str, jobs: int, racy: int):
+        self.children = []
+        try:
+            for share in range(jobs):
+                down_read, down_write = os.pipe()
+                up_read, up_write = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child
+                    try:
+                        os.close(down_write)
+                        os.close(up_read)
+                        for _, down, up in self.children:  # its siblings' pipes: theirs to close
+                            os.close(down.fileno())
+                            os.close(up.fileno())
+                        _scan_share(top, share, jobs, racy, down_read, up_write)
+                    finally:
+                        os._exit(0)
+                os.close(down_read)
+                os.close(up_write)
+                self.children.append((pid, os.fdopen(down_write, "wb"), os.fdopen(up_read, "rb")))
+        except OSError:
+            self.close()
+
+    def sums(self) -> dict[int, int]:
+        if not self.children:
+            raise OSError("no scanning process could start")
+        total: dict[int, int] = {}
+        for _, _, up in self.children:
+            part = _read_part(up, "Q")
+            if part is None or len(part) != BUCKETS:
+                raise OSError("a scanning process failed")
+            for bucket, value in enumerate(part):
+                if value:
+                    total[bucket] = total.get(bucket, 0) + value
+        return total
+
+    def entries(self, buckets: set[int]) -> list[tuple[str, int]]:
+        import pickle
+        wanted = array.array("H", sorted(buckets)).tobytes()
+        found: list[tuple[str, int]] = []
+        for _, down, _ in self.children:
+            down.write(len(wanted).to_bytes(8, "little") + wanted)
+            down.flush()
+        for _, _, up in self.children:
+            head = up.read(8)
+            found.extend(pickle.loads(up.read(int.from_bytes(head, "little"))))
+        self.close()
+        return found
+
+    def close(self) -> None:
+        for pid, down, up in self.children:
+            for pipe in (down, up):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
             os.waitpid(pid, 0)
-            if any(part is None for part in parts) or len(parts[0]) != len(range(share, len(listing), jobs)):
-                share_values, share_buckets, share_sums = _stamp_share(listing[share::jobs], racy)  # here instead
-            else:
-                share_values, share_buckets = parts[0], parts[1]
-                share_sums = {bucket: total for bucket, total in enumerate(parts[2]) if total}
-            values[share::jobs] = share_values
-            buckets[share::jobs] = share_buckets
-            for bucket, total in share_sums.items():
-                sums[bucket] = sums.get(bucket, 0) + total
-        return values, buckets, sums
-    return stamped
+        self.children = []
+
+
+def _scan_share(top: str, share: int, jobs: int, racy: int, down: int, up: int) -> None:
+    import pickle
+    values, buckets, sums, names = _stamp_share(article_entries(top, ordered=False), racy, share, jobs)
+    with os.fdopen(up, "wb") as pipe, os.fdopen(down, "rb") as orders:
+        data = array.array("Q", (sums.get(bucket, 0) % 2 ** 64 for bucket in range(BUCKETS))).tobytes()
+        pipe.write(len(data).to_bytes(8, "little") + data)
+        pipe.flush()
+        head = orders.read(8)
+        wanted = array.array("H")
+        wanted.frombytes(orders.read(int.from_bytes(head, "little")))
+        wanted = set(wanted)
+        data = pickle.dumps([(name, value) for name, value, bucket in zip(names, values, buckets)
+                             if bucket in wanted], protocol=5)
+        pipe.write(len(data).to_bytes(8, "little") + data)
 
 
 def _read_part(pipe, code: str):
@@ -124,16 +169,22 @@ def _read_part(pipe, code: str):
     return part
 
 
-def _stamp_share(entries, racy: int):
-    values, buckets, sums = array.array("q"), array.array("H"), {}
+def _stamp_share(entries, racy: int, share: int, jobs: int):
+    """(stamps, buckets, sums per bucket, names) of the walked entries whose
+    bucket falls to `share` of `jobs`."""
+    values, buckets, sums, names = array.array("q"), array.array("H"), {}, []
     for name, path in entries:
         source = name if name.isascii() else _printable(name)
+        crc = zlib.crc32(source.encode("utf-8", "surrogateescape"))
+        bucket = crc & (BUCKETS - 1)
+        if bucket % jobs != share:
+            continue
         value = _stamp(path, racy)
-        bucket, part = contribution(source, value)
         values.append(value)
         buckets.append(bucket)
-        sums[bucket] = sums.get(bucket, 0) + part
-    return values, buckets, sums
+        names.append(name)
+        sums[bucket] = sums.get(bucket, 0) + hash((crc, value))
+    return values, buckets, sums, names
 
 
 def _stamp(path, racy: int) -> int:

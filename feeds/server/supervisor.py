@@ -18,8 +18,9 @@ from dataclasses import asdict
 
 log = logging.getLogger("feeds")
 
+from ..config import BUILDER_CONFIG_VARIABLE
+
 CHECK_SECONDS = 1.0
-BUILDER_CONFIG_VARIABLE = "FEEDS_BUILDER_CONFIG"
 
 
 class Supervisor:

@@ -111,9 +111,13 @@ def stamps_of(db: sqlite3.Connection, sources: list[str]) -> dict[str, int]:
 
 def problems(db: sqlite3.Connection) -> list[Problem]:
     return [Problem(source, message) for source, message in
-            db.execute("SELECT source, problem FROM files WHERE problem IS NOT NULL ORDER BY source")]
+            db.execute("SELECT source, problem FROM files INDEXED BY files_with_problems "
+                       "WHERE problem IS NOT NULL ORDER BY source")]
 
 
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
     """(files, files with a problem)."""
-    return db.execute("SELECT COUNT(*), COUNT(problem) FROM files").fetchone()
+    files = db.execute("SELECT COUNT(*) FROM files INDEXED BY files_by_bucket").fetchone()[0]
+    problems = db.execute("SELECT COUNT(*) FROM files INDEXED BY files_with_problems WHERE problem IS NOT NULL"
+                          ).fetchone()[0]
+    return files, problems

@@ -100,6 +100,11 @@ MIGRATIONS: list[str] = [
         total INTEGER NOT NULL
     );
     """,
+    # 2 -> 3: files changed too recently to trust their stamp, and files with problems, found without a full scan
+    """
+    CREATE INDEX files_unsettled ON files (bucket) WHERE stamp = 0;
+    CREATE INDEX files_with_problems ON files (source) WHERE problem IS NOT NULL;
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

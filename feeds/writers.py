@@ -116,9 +116,12 @@ class StoreWriter:
     that second has not come yet, servers leave Last-Modified out until it has.
     """
 
+    GARBAGE_EVERY = 300.0  # seconds between collections of superseded bodies
+
     def __init__(self, store, clock=time.time):
         self.store = store
         self.clock = clock
+        self._collected_at = 0.0
 
     def versions(self) -> dict[str, str | None]:
         manifest = self.store.current()
@@ -149,6 +152,9 @@ class StoreWriter:
         if changed or current is None or stats != current.stats:
             self.store.commit(manifest, changed)
             report.store_version = version
+            if time.monotonic() - self._collected_at > self.GARBAGE_EVERY:
+                self._collected_at = time.monotonic()
+                self.store.collect_garbage(manifest)
         return report
 
 

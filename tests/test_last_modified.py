@@ -97,3 +97,21 @@ def test_going_back_to_an_earlier_version_gets_a_new_date(publisher):
     assert publisher.publish("one, edited", MARCH) == NOW + 60
     publisher.now += 60
     assert publisher.publish("one", MARCH) == NOW + 120
+
+
+def test_superseded_bodies_are_collected_after_the_grace_period(publisher):
+    import os
+    import time
+    from feeds.store import _folder
+    publisher.publish("one", MARCH)
+    publisher.publish("two", APRIL)
+    objects = sorted(p for p in (publisher.store.root / "objects").rglob("*") if p.is_file())
+    assert len(objects) == 2
+    current = publisher.store.current().documents["feed.atom"].etag
+    old = [p for p in objects if p.name != current]
+    assert publisher.store.collect_garbage(publisher.store.current()) == 0  # still within the grace period
+    past = time.time() - _folder.GRACE_SECONDS - 1
+    for path in objects:
+        os.utime(path, (past, past))
+    assert publisher.store.collect_garbage(publisher.store.current()) == 1
+    assert not old[0].exists() and (publisher.store.root / "objects" / current[:2] / current).exists()

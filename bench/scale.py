@@ -172,16 +172,10 @@ def serve(corpus: Path, cache: Path, tries: int) -> dict:
             except OSError:
                 return False
         result["first 200 s"] = until(ready, 300, 0.02)
-        builder = None
-
-        def find_builder():
-            nonlocal builder
-            for worker in children(server.pid):
-                for child in children(worker):
-                    builder = child
-            return builder is not None
-        until(find_builder, 60, 0.1)
         until(lambda: get(port, "/healthz")[0] == 200, 600, 0.2)
+        # The builder holding the store's lock wrote its pid into the lock file.
+        (lock,) = cache.glob("store-*/builder.lock")
+        builder = int(lock.read_text().split()[0])
         time.sleep(3)  # the builder's warm start (a full scan) is over when the log says so
         until(lambda: "store" in log_text(log), 600, 0.5)
         workers = children(server.pid)

@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except FeedsError as error:
         print(f"feeds: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except sqlite3.Error as error:  # the article index, once open (a full disk, a lock held too long)
+        print(f"feeds: article index error: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--cache-dir", metavar="DIR", type=Path,
                          help=f"where the article index is kept between runs (default: {default_cache_dir()})")
         sub.add_argument("--no-cache", action="store_true",
-                         help="read every file, with an index in memory only (nothing read from or written to the cache)")
+                         help="read every file, with a temporary index (nothing read from or written to the cache)")
         sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                          help="processes for parsing and rendering (default: number of CPUs)")
 

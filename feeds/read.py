@@ -59,7 +59,19 @@ _FIRST = itemgetter(0)
 
 class NotRead(str):
     """Why a walked name is not read (a folder that cannot be listed, a loop):
-    told apart from the paths of article files by its type."""
+    told apart from the paths of article files by its type. `name` is the
+    walked name it concerns, once set by the walk's consumer."""
+
+    name = ""
+
+    def __reduce__(self):
+        return (_not_read, (str(self), self.name))
+
+
+def _not_read(reason: str, name: str) -> "NotRead":
+    value = NotRead(reason)
+    value.name = name
+    return value
 
 
 _LOOP = NotRead("symbolic link loop: points to an enclosing folder (not followed)")

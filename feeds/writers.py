@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ class StoreWriter:
             changed[path] = None
             report.removed.append(path)
         version = (current.version if current else 0) + 1
-        manifest = Manifest(version, self.clock(), dict(stats or {}), documents)
+        epoch = current.epoch if current and current.epoch else secrets.token_hex(8)
+        manifest = Manifest(version, self.clock(), dict(stats or {}), documents, epoch)
         if changed or current is None or stats != current.stats:
             self.store.commit(manifest, changed)
             report.store_version = version

@@ -45,9 +45,14 @@ class BuildReport:
                 f"{len(removed)} removed; {self.seconds:.2f} s")
 
 
+def index_identity(config: Config) -> str:
+    """What the index's contents depend on: code, limits, site settings and the content folder."""
+    return f"{__version__}\0{config.limits!r}\0{settings_version(config.site)}\0{Path(config.content).resolve()}"
+
+
 def index_path(config: Config, cache_dir: Path | None = None) -> Path:
-    content = str(Path(config.content).resolve())
-    key = hashlib.blake2b(content.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    """One index per identity, so that an export with other settings never empties a running builder's."""
+    key = hashlib.blake2b(index_identity(config).encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
     return (cache_dir or config.cache_dir or default_cache_dir()) / f"index-{key}.sqlite"
 
 
@@ -57,22 +62,26 @@ class Builder:
         self.config, self.site, self.writer = config, config.site, writer
         self.content = Path(config.content)
         self.jobs, self.clock = jobs, clock
-        identity = f"{__version__}\0{config.limits!r}\0{settings_version(self.site)}\0{self.content.resolve()}"
-        self.index = Index(index_path(config) if index == "default" else index, identity)
+        self.index = Index(index_path(config) if index == "default" else index, index_identity(config))
         self._due: int | None | bool = False  # False: not looked up since the last build
+        self.needs_full_scan = False  # after a build that failed: events may have been lost
 
     def build(self, paths: Iterable[str] | None = None, progress=None) -> BuildReport:
         """Bring the writer up to date: a full scan, or only `paths` (from
         file-system events; an empty list publishes what came due)."""
         started = time.monotonic()
         now = int(self.clock())
-        if paths is None:
+        # Read before the scan, which clears it until this build has published:
+        # missing, the previous build was cut short and every feed is recomputed.
+        last = self.index.get_meta("published_at")
+        if paths is None or self.needs_full_scan:
+            self.needs_full_scan = True  # until this scan has completed
             scan = full_scan(self.index, self.content, self.config.limits, self.jobs, progress)
+            self.needs_full_scan = False
         else:
             paths = list(paths)
             scan = targeted_scan(self.index, self.content, paths, self.config.limits) if paths else ScanReport()
         affected = scan.affected
-        last = self.index.get_meta("published_at")
         if last is None:
             affected = ALL
         elif affected is not ALL:

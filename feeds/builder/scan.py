@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..read import ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _printable, article_entries, parse_stream
+from ..read import (ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _not_read, _printable, article_entries,
+                    parse_stream)
 from ..records import Problem
 from .index import Index
 from .index import BUCKETS
@@ -69,7 +70,7 @@ def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progre
     if shares is not None:
         changed = shares.entries(differing)
     else:
-        changed = [(name, value) for name, value, bucket in zip(names, values, buckets) if bucket in differing]
+        changed = _paired(names, values, buckets, differing)
     known = index.stamps_in(differing)
     return _apply(index, content, changed, known, limits, jobs, progress, fresh=False)
 
@@ -154,8 +155,7 @@ def _scan_share(top: str, share: int, jobs: int, racy: int, down: int, up: int) 
         wanted = array.array("H")
         wanted.frombytes(orders.read(int.from_bytes(head, "little")))
         wanted = set(wanted)
-        data = pickle.dumps([(name, value) for name, value, bucket in zip(names, values, buckets)
-                             if bucket in wanted], protocol=5)
+        data = pickle.dumps(_paired(names, values, buckets, wanted), protocol=5)
         pipe.write(len(data).to_bytes(8, "little") + data)
 
 
@@ -171,7 +171,8 @@ def _read_part(pipe, code: str):
 
 def _stamp_share(entries, racy: int, share: int, jobs: int):
     """(stamps, buckets, sums per bucket, names) of the walked entries whose
-    bucket falls to `share` of `jobs`."""
+    bucket falls to `share` of `jobs`; a name not read keeps its reason
+    (NotRead) in place of a stamp in `names`' pairing, see _paired."""
     values, buckets, sums, names = array.array("q"), array.array("H"), {}, []
     for name, path in entries:
         source = name if name.isascii() else _printable(name)
@@ -182,9 +183,19 @@ def _stamp_share(entries, racy: int, share: int, jobs: int):
         value = _stamp(path, racy)
         values.append(value)
         buckets.append(bucket)
-        names.append(name)
+        names.append(_not_read(str(path), name) if path.__class__ is NotRead else name)  # see _paired
         sums[bucket] = sums.get(bucket, 0) + hash((crc, value))
     return values, buckets, sums, names
+
+
+def _paired(names: list, values, buckets, wanted: set[int]) -> list[tuple[str, object]]:
+    """(name, stamp) of the entries in the wanted buckets; (name, reason) for
+    those not read, whose reason stood in for the name in `names`."""
+    found = []
+    for name, value, bucket in zip(names, values, buckets):
+        if bucket in wanted:
+            found.append((name.name, name) if name.__class__ is NotRead else (name, value))
+    return found
 
 
 def _stamp(path, racy: int) -> int:
@@ -212,21 +223,22 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             return full_scan(index, content, limits)
         if relative.startswith("..") or any(part.startswith(".") for part in relative.split(os.sep)):
             continue
-        source = relative.replace(os.sep, "/")
+        name = relative.replace(os.sep, "/")
+        source = _printable(name)
         if os.path.isdir(path):
-            listing.update(_stamped(article_entries(top, source)))
+            listing.update(_stamped(article_entries(top, name)))
             known.update(index.stamps(under=source))
             continue
-        name = os.path.basename(source)
-        stamp = index.stamp(_printable(source))
+        stamp = index.stamp(source)
         if stamp is not None:
-            known[_printable(source)] = stamp
-        if name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES:
+            known[source] = stamp
+        base = os.path.basename(name)
+        if base.endswith(ARTICLE_SUFFIX) and base.lower() not in NOT_ARTICLES and os.path.isfile(path):
             try:
-                listing[source] = os.stat(path)
+                listing[name] = os.stat(path)
             except OSError:
                 pass  # gone again: known but not listed, so removed
-        else:  # a folder that was removed or moved away
+        if not os.path.exists(path):  # removed or moved away: a file, or a folder (whatever its name)
             known.update(index.stamps(under=source))
     return _apply(index, content, listing.items(), known, limits, jobs=1, progress=None, fresh=False)
 

@@ -77,10 +77,12 @@ def _build(builder, report, paths, quiet_if_unchanged: bool = False) -> None:
     try:
         result = builder.build(paths)
     except FeedsError as error:  # the store or the index is unreachable: said in one line, tried again
-        log.error("build failed: %s; will try again on the next change", error)
+        log.error("build failed: %s; will scan the whole folder on the next change", error)
+        builder.needs_full_scan = True
         return
     except Exception:  # noqa: BLE001 - one failed build must not end the watch
-        log.exception("build failed; will try again on the next change")
+        log.exception("build failed; will scan the whole folder on the next change")
+        builder.needs_full_scan = True
         return
     if result.scan.read or result.scan.removed or result.publish.write.written or result.publish.write.removed:
         report(result)

@@ -50,10 +50,7 @@ class FolderStore:
                 return self._manifest
             except (OSError, ValueError, KeyError, TypeError) as error:
                 raise StoreError(f"{self.root / MANIFEST}: unreadable manifest ({type(error).__name__})") from None
-            # Versions only grow, except when the store was deleted and built
-            # again from scratch: then the later build wins.
-            if (self._manifest is None or manifest.version >= self._manifest.version
-                    or manifest.built_at > self._manifest.built_at):
+            if manifest.follows(self._manifest):
                 self._manifest, self._seen = manifest, seen
         return self._manifest
 
@@ -133,8 +130,17 @@ class FolderStore:
         _atomic_write(target, body)
 
     def commit(self, manifest: Manifest, changed: dict | None = None) -> None:
+        previous = self.current()
         _atomic_write(self.root / MANIFEST, manifest.encode())
         self._manifest, self._seen = manifest, None
+        # The grace period of a superseded body runs from now, not from when it was written.
+        for path, entry in (previous.documents.items() if previous else ()):
+            now = manifest.documents.get(path)
+            if now is None or now.etag != entry.etag:
+                try:
+                    os.utime(self._object(entry.etag))
+                except OSError:
+                    pass
 
     def collect_garbage(self, manifest: Manifest) -> int:
         """Remove bodies no longer named by the manifest and older than the grace period."""

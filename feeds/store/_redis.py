@@ -82,16 +82,17 @@ class RedisStore:
     def current(self) -> Manifest | None:
         try:
             head = self.client.get(self.keys["head"])
-            if head is None:
-                return self._manifest
+            if head is None:  # an empty store (new, or flushed): the builder fills it again
+                self._manifest, self._head = None, None
+                return None
             if head != self._head:
                 with self.client.pipeline(transaction=True) as pipe:
                     head, documents = pipe.get(self.keys["head"]).hgetall(self.keys["manifest"]).execute()
                 raw = json.loads(head)
                 manifest = Manifest(int(raw["version"]), float(raw["built_at"]), dict(raw.get("stats") or {}),
                                     {path.decode(): Entry.decode(json.loads(value))
-                                     for path, value in documents.items()})
-                if self._manifest is None or manifest.version >= self._manifest.version:
+                                     for path, value in documents.items()}, str(raw.get("epoch", "")))
+                if manifest.follows(self._manifest):
                     self._manifest, self._head = manifest, head
         except self._errors as error:
             raise self._fail("read the manifest", error) from None
@@ -109,7 +110,7 @@ class RedisStore:
         try:
             return bool(self.client.exists(self.keys["lock"]))
         except self._errors:
-            return False
+            return True  # unknown: starting builders that cannot reach Redis either would not help
 
     def heartbeat_age(self) -> float | None:
         try:

@@ -31,13 +31,21 @@ class Manifest:
     built_at: float  # Unix time of the commit
     stats: dict = field(default_factory=dict)  # articles, feeds, problems
     documents: dict[str, Entry] = field(default_factory=dict, repr=False)  # path -> Entry
+    # Names the store's life: a store emptied (Redis flushed, the folder
+    # deleted) starts a new epoch, whose versions count from 1 again.
+    epoch: str = ""
+
+    def follows(self, other: "Manifest | None") -> bool:
+        """Whether a server holding `other` should take this one."""
+        return other is None or self.epoch != other.epoch or self.version >= other.version
 
     def head(self) -> str:
-        return json.dumps({"version": self.version, "built_at": self.built_at, "stats": self.stats},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps({"version": self.version, "built_at": self.built_at, "stats": self.stats,
+                           "epoch": self.epoch}, sort_keys=True, separators=(",", ":"))
 
     def encode(self) -> bytes:
         return json.dumps({"store": 1, "version": self.version, "built_at": self.built_at, "stats": self.stats,
+                           "epoch": self.epoch,
                            "documents": {path: entry.encode() for path, entry in sorted(self.documents.items())}},
                           separators=(",", ":")).encode("utf-8")
 
@@ -47,4 +55,4 @@ class Manifest:
         if not isinstance(raw, dict) or raw.get("store") != 1:
             raise ValueError("not a feeds store manifest")
         return cls(int(raw["version"]), float(raw["built_at"]), dict(raw.get("stats") or {}),
-                   {path: Entry.decode(value) for path, value in raw["documents"].items()})
+                   {path: Entry.decode(value) for path, value in raw["documents"].items()}, str(raw.get("epoch", "")))

@@ -18,7 +18,7 @@ from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _articles, _feeds, _files
-from ._files import BUCKETS, contribution
+from ._files import BUCKETS
 from ._schema import connect, transaction
 
 log = logging.getLogger("feeds")
@@ -44,6 +44,8 @@ class Index:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             try:
                 self.db = connect(str(path), identity)
+            except sqlite3.OperationalError:
+                raise  # locked, busy, read-only: not a reason to discard anything
             except sqlite3.DatabaseError as error:
                 # A cache of the content folder: when unreadable, it is rebuilt, never trusted.
                 log.warning("article index %s is unreadable (%s): discarded, every file will be read again",
@@ -53,6 +55,8 @@ class Index:
                 self.db = connect(str(path), identity)
             with transaction(self.db):
                 _files.fill_buckets(self.db)
+            if self.get_meta("links_uncounted"):  # a cold build was cut short
+                self.finish_bulk()
         except (OSError, sqlite3.Error) as error:
             raise ArticleIndexError(f"{path}: cannot open the article index: {error}") from None
         self._shadow: tuple[int, set[str], dict[str, Counter]] | None = None
@@ -105,6 +109,11 @@ class Index:
         links: set[str] = set()
         deltas: Counter = Counter()
         with transaction(self.db):
+            # Until this build has published, the feeds table is not to be
+            # trusted: a build cut short leaves the next one to recompute every feed.
+            self.db.execute("DELETE FROM meta WHERE key = 'published_at'")
+            if fresh:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('links_uncounted', '1')")
             old = {} if fresh else _articles.get_many(self.db, [r[0] for r in results] + removed)
             for source, article in old.items():
                 rows = _articles.memberships(article)
@@ -144,6 +153,7 @@ class Index:
         """After fresh updates: count the links used by several files."""
         with transaction(self.db):
             _articles.recount_all_links(self.db)
+            self.db.execute("DELETE FROM meta WHERE key = 'links_uncounted'")
         self._shadow = None
 
     def _is_duplicate(self, link: str) -> bool:
@@ -218,26 +228,14 @@ class Index:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def article(self, source: str) -> Article | None:
-        return _articles.get(self.db, source)
-
 
 def _temporary(identity: str) -> sqlite3.Connection:
-    import os
-    import tempfile
-    folder = tempfile.mkdtemp(prefix="feeds-index-")
-    path = os.path.join(folder, "index.sqlite")
+    """SQLite's private temporary database: in memory while it is small,
+    spilled to a temporary file (removed with the connection) when it grows."""
     try:
-        db = connect(path, identity, temporary=True)
-    except (OSError, sqlite3.Error) as error:
-        raise ArticleIndexError(f"{folder}: cannot create a temporary article index: {error}") from None
-    finally:
-        try:
-            os.unlink(path)
-            os.rmdir(folder)
-        except OSError:
-            pass
-    return db
+        return connect("", identity, temporary=True)
+    except sqlite3.Error as error:
+        raise ArticleIndexError(f"cannot create a temporary article index: {error}") from None
 
 
 def _seconds(article: Article) -> int:

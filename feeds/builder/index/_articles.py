@@ -50,11 +50,6 @@ def memberships(article: Article) -> list[tuple[str, str]]:
             (f"providers/{article.provider_key}", article.provider_name)]
 
 
-def get(db: sqlite3.Connection, source: str) -> Article | None:
-    row = db.execute(f"{_SELECT} WHERE source = ?", (source,)).fetchone()
-    return from_row(row) if row else None
-
-
 def get_many(db: sqlite3.Connection, sources: list[str]) -> dict[str, Article]:
     found: dict[str, Article] = {}
     for start in range(0, len(sources), 500):

@@ -30,11 +30,6 @@ def count_names(db: sqlite3.Connection, deltas: Counter) -> None:
     db.execute("DELETE FROM name_counts WHERE articles <= 0")
 
 
-def replace_name_counts(db: sqlite3.Connection, counts: Counter) -> None:
-    db.execute("DELETE FROM name_counts")
-    count_names(db, counts)
-
-
 def names(db: sqlite3.Connection, feed: str, now: int) -> Counter:
     """Spelling -> articles of the feed that are due (published at or before now)."""
     counts = Counter(dict(db.execute("SELECT name, articles FROM name_counts WHERE feed = ?", (feed,))))

@@ -111,8 +111,7 @@ VERSION = len(MIGRATIONS)
 
 def connect(path: str, identity: str, temporary: bool = False) -> sqlite3.Connection:
     """Open (creating or migrating) the index at path. A temporary index
-    keeps no journal: it is removed as soon as it is open, and lives as long
-    as this connection (on disk, so a million articles need not fit in memory)."""
+    (path "") keeps no journal and lives as long as this connection."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     if temporary:
         db.execute("PRAGMA journal_mode=OFF")
@@ -122,6 +121,32 @@ def connect(path: str, identity: str, temporary: bool = False) -> sqlite3.Connec
         db.execute("PRAGMA synchronous=NORMAL")  # a lost last transaction costs a re-read, never corruption
     db.execute("PRAGMA cache_size=-65536")  # 64 MB
     db.execute("PRAGMA temp_store=MEMORY")
+    with _opening(path, temporary):
+        _bring_up_to_date(db, identity)
+    return db
+
+
+class _opening:
+    """Processes opening the same index one at a time, so that two never
+    migrate or empty it at once (a file lock beside it)."""
+
+    def __init__(self, path: str, temporary: bool):
+        self.lock = None if temporary else f"{path}.lock"
+
+    def __enter__(self):
+        if self.lock is not None:
+            import fcntl
+            import os
+            self.fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_):
+        if self.lock is not None:
+            import os
+            os.close(self.fd)
+
+
+def _bring_up_to_date(db: sqlite3.Connection, identity: str) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > VERSION:
         _reset(db)
@@ -136,7 +161,6 @@ def connect(path: str, identity: str, temporary: bool = False) -> sqlite3.Connec
                           "bucket_sums"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("INSERT INTO meta VALUES ('identity', ?)", (identity,))
-    return db
 
 
 def _reset(db: sqlite3.Connection) -> None:

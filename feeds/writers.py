@@ -126,15 +126,19 @@ class StoreWriter:
 
     def versions(self) -> dict[str, str | None]:
         manifest = self.store.current()
-        return {path: entry.version for path, entry in manifest.documents.items()} if manifest else {}
+        return {path: entry.version for path, entry in manifest.documents.items() if entry.etag} if manifest else {}
 
     def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
                 stats: dict | None = None) -> WriteReport:
         report = WriteReport()
         current = self.store.current()
         old = current.documents if current else {}
-        documents = {path: old[path] for path in wanted if path in old and old[path].version == wanted[path]}
+        documents = {path: old[path] for path in wanted
+                     if path in old and old[path].etag and old[path].version == wanted[path]}
         report.unchanged.extend(documents)
+        # A removed document stays as a tombstone: its last date, so that one
+        # published again later is dated after anything a client may hold.
+        documents.update((path, entry) for path, entry in old.items() if not entry.etag and path not in wanted)
         changed: dict[str, Entry | None] = {}
         now = int(self.clock())
         for doc in rendered:
@@ -146,8 +150,9 @@ class StoreWriter:
             documents[doc.path] = changed[doc.path] = entry
             (report.written if previous is None or previous.etag != etag else report.unchanged).append(doc.path)
         for path in sorted(old.keys() - wanted.keys()):
-            changed[path] = None
-            report.removed.append(path)
+            if old[path].etag:
+                documents[path] = changed[path] = Entry("", old[path].last_modified, old[path].fmt, 0, "")
+                report.removed.append(path)
         version = (current.version if current else 0) + 1
         epoch = current.epoch if current and current.epoch else secrets.token_hex(8)
         manifest = Manifest(version, self.clock(), dict(stats or {}), documents, epoch)

@@ -115,3 +115,19 @@ def test_superseded_bodies_are_collected_after_the_grace_period(publisher):
         os.utime(path, (past, past))
     assert publisher.store.collect_garbage(publisher.store.current()) == 1
     assert not old[0].exists() and (publisher.store.root / "objects" / current[:2] / current).exists()
+
+
+def test_a_document_removed_and_published_again_is_dated_after_anything_sent_before(publisher):
+    """A topic whose only article is removed, then comes back: a client still
+    holding its edited copy (dated at the edit) must not be told the new one is older."""
+    publisher.publish("one", MARCH)
+    publisher.now += 60
+    edited = publisher.publish("one, edited", MARCH)
+    assert edited == NOW + 60
+    publisher.now += 60
+    publisher.writer.publish({}, [], [])  # the document removed
+    assert not publisher.store.current().documents["feed.atom"].etag
+    from feeds.server.documents import Documents
+    assert Documents(publisher.store, 60).get("feed.atom") is None  # a 404 while removed
+    publisher.now += 60
+    assert publisher.publish("one", MARCH) > edited

@@ -77,7 +77,7 @@ class Documents:
     def get(self, path: str) -> Prepared | None:
         """The current version of the document at path ("feed.atom"), None if there is none."""
         entry = self.manifest().documents.get(path)
-        if entry is None:
+        if entry is None or not entry.etag:  # none, or removed (a tombstone keeping its last date)
             return None
         key = (path, entry.etag)
         prepared = self._ready.get(key)

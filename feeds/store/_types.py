@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class Entry:
     """One document as stored: enough to answer any request for it."""
 
-    etag: str  # hash of the body; the body is stored under it
+    etag: str  # hash of the body; the body is stored under it ("": a removed document, see StoreWriter)
     last_modified: int | None  # Unix seconds; None: not yet datable
     fmt: str  # "atom", "rss", "json", "html", "opml"
     size: int

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from export_vs_hugo import timed  # noqa: E402 - one way to time a command
 ROOT = HERE.parent
 VENV = ROOT / ".venv" / "bin"
 FLOOR = """
@@ -67,20 +69,6 @@ topics:
   - Benchmarks
 ---
 """
-
-
-def timed(command: list[str], env=None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS kB, stderr) of one command under GNU time."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        started = time.monotonic()
-        done = subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *command], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wall = time.monotonic() - started
-        text = Path(report.name).read_text()
-    if done.returncode != 0:
-        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
-    return wall, rss, done.stderr
 
 
 def write_article(corpus: Path, slug: str, title: str) -> Path:

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import wait_for
 from corpus_builder import write_article
-from test_gunicorn import Server
+from test_gunicorn import Server, content  # noqa: F401 - the same content fixture
 
 REDIS = shutil.which("redis-server")
 needs_redis = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (.ci/run installs Debian's)")
@@ -52,15 +52,6 @@ def _connects(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-@pytest.fixture
-def content(tmp_path):
-    folder = tmp_path / "content"
-    write_article(folder, "base.md", title="Base story", webUrl="https://venturebeat.com/base", topics=["AI"],
-                  provider={"name": "VentureBeat", "domain": "venturebeat.com"},
-                  publishedDateTime=datetime(2024, 1, 1, tzinfo=timezone.utc))
-    return folder
 
 
 def builders(server: Server | None = None) -> dict[int, str]:

@@ -13,15 +13,7 @@ from ..records import Article, Feed, Site
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-FEED_FORMATS = ("atom", "rss", "json")
-MEDIA_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "opml": "text/x-opml; charset=utf-8",
-}
-FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+from ..formats import FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES  # noqa: F401 - re-exported
 
 
 def render_feed(feed: Feed, fmt: str, site: Site) -> bytes:

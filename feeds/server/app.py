@@ -14,13 +14,13 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ..config import Config, load_config
+from ..formats import FEED_FORMATS
 from ..store import open_store
 from .documents import Documents, NotReady
 from .supervisor import Supervisor
 
 log = logging.getLogger("feeds")
 
-FEED_FORMATS = ("atom", "rss", "json")
 HEALTHY_HEARTBEAT_SECONDS = 10.0  # a builder that has not renewed its lock for longer is presumed dead
 RETRY_AFTER = "2"
 

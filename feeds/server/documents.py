@@ -15,17 +15,11 @@ from dataclasses import dataclass
 from werkzeug.http import http_date
 
 from ..exceptions import StoreError
+from ..formats import MEDIA_TYPES
 from ..store import Entry, Manifest
 
 log = logging.getLogger("feeds")
 
-MEDIA_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "opml": "text/x-opml; charset=utf-8",
-}
 HTML_SECURITY_HEADERS = (
     # The index page needs no script at all; its only style is inline.
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "

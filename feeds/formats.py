@@ -1,0 +1,12 @@
+"""The document formats: their names and media types, shared by the render
+stage and the server (which must not import the render stage)."""
+
+FEED_FORMATS = ("atom", "rss", "json")
+MEDIA_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "opml": "text/x-opml; charset=utf-8",
+}
+FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}

@@ -44,7 +44,7 @@ def in_child(code: str):
     (through JSON), so that a walk that does not end fails the test instead of
     hanging it."""
     script = ("import json\nfrom pathlib import Path\n"
-              "from feeds.read import Limits, _list_files, list_article_files, read_collection\n"
+              "from feeds.read import Limits, read_collection\nfrom feeds.walk import _list_files, list_article_files\n"
               f"{code}\nprint(json.dumps(result))")
     try:
         done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..read import (ARTICLE_SUFFIX, NOT_ARTICLES, Limits, NotRead, _not_read, _printable, article_entries,
-                    parse_stream)
+from ..read import Limits, _printable, parse_stream
+from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, NotRead, _not_read, article_entries
 from ..records import Problem
 from .index import Index
 from .index import BUCKETS

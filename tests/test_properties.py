@@ -549,9 +549,17 @@ def rendered_documents(collection, site: Site) -> dict[str, bytes]:
     return documents
 
 
-def assert_no_secret(documents: dict[str, bytes], secrets: list[str]) -> None:
+def assert_no_secret(documents: dict[str, bytes], secrets: list[str], articles=()) -> None:
+    """No secured value in the documents, except text that the articles'
+    published fields hold themselves (generated names can coincide with a
+    generated secret: "0000...1" as a provider name and in "S3CR3T0000...1")."""
     if secrets:
         scanner = SecretScanner(secrets)
+        shown = "\n".join(text for a in articles for text in (
+            a.title, a.summary, a.link, a.provider_key, a.provider_name, *(t.name for t in a.topics),
+            *((a.image.url, a.image.title or "") if a.image else ()))).encode("utf-8", "surrogateescape")
+        scanner.windows = {window for window in scanner.windows if window not in shown}
+        scanner.secrets = [secret for secret in scanner.secrets if secret not in shown]
         for name, data in documents.items():
             assert scanner.leak_in(data) is None, f"secured value in {name}"
 
@@ -568,7 +576,7 @@ def test_every_feed_of_whatever_survives_is_valid_atom_rss_and_json_feed(generat
             parsed = check_feed(data, fmt)
             shown = parsed["items"] if fmt == "json" else parsed.entries
             assert len(shown) == min(len(feed.articles), site.items_per_feed), f"{feed.path}.{fmt}"
-            assert_no_secret({f"{feed.path}.{fmt}": data}, secrets)
+            assert_no_secret({f"{feed.path}.{fmt}": data}, secrets, articles)
 
 
 class PageParser(HTMLParser):
@@ -597,7 +605,7 @@ def test_the_index_page_and_opml_list_are_well_formed_and_name_every_feed(genera
         assert f"{feed.path}.atom" in parser.hrefs, feed.path
     outlines = etree.fromstring(opml(collection, site)).findall(".//outline[@xmlUrl]")
     assert [o.get("xmlUrl") for o in outlines] == [site.url(f"{f.path}.atom") for f in collection.all_feeds()]
-    assert_no_secret({"index.html": page, "feeds.opml": opml(collection, site)}, secrets)
+    assert_no_secret({"index.html": page, "feeds.opml": opml(collection, site)}, secrets, articles)
 
 
 def differing(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:

@@ -199,15 +199,18 @@ def _paired(names: list, values, buckets, wanted: set[int]) -> list[tuple[str, o
 
 
 def _stamp(path, racy: int) -> int:
+    """The stamp of the file at path (or of an os.stat_result): a hash of its
+    size, mtime and ctime; 0 when too fresh to trust (read again next time);
+    LISTING_PROBLEM for a name not read, VANISHED for a file gone."""
     if path.__class__ is NotRead:
         return LISTING_PROBLEM
     try:
-        stat = os.stat(path)
+        stat = path if path.__class__ is os.stat_result else os.stat(path)
     except OSError:
         return VANISHED
     mtime = stat.st_mtime_ns
     if mtime >= racy:
-        return 0  # too fresh to trust: read again next time
+        return 0
     value = hash((stat.st_size, mtime, stat.st_ctime_ns))
     return 1 if value in (0, LISTING_PROBLEM, VANISHED) else value
 
@@ -291,7 +294,7 @@ def _changed(content: Path, listing, known: dict[str, int], problems: list):
     archive): it is written for speed."""
     top = str(content)
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
-    pop, join, stat_of, stat_result = known.pop, os.path.join, os.stat, os.stat_result
+    pop, join = known.pop, os.path.join
     for name, entry in listing:
         source = name if name.isascii() else _printable(name)
         was = pop(source, None)
@@ -299,31 +302,13 @@ def _changed(content: Path, listing, known: dict[str, int], problems: list):
             if was != LISTING_PROBLEM:
                 problems.append((source, LISTING_PROBLEM, Problem(source, str(entry))))
             continue
-        if entry.__class__ is int:  # stamped already (in a child process)
-            value = entry
-            if value == VANISHED:
-                if was is not None:
-                    known[source] = was  # vanished since listing: removed
-                continue
-            if value == was and value != 0:
-                continue
-            yield join(top, name), source, value
-            continue
-        try:
-            stat = stat_of(entry) if entry.__class__ is not stat_result else entry
-        except OSError:
+        value = entry if entry.__class__ is int else _stamp(entry, racy)  # int: stamped in a child process
+        if value == VANISHED:
             if was is not None:
                 known[source] = was  # vanished since listing: removed
             continue
-        mtime = stat.st_mtime_ns
-        if mtime < racy:
-            value = hash((stat.st_size, mtime, stat.st_ctime_ns))
-            if value in (0, LISTING_PROBLEM, VANISHED):
-                value = 1
-            if was == value:
-                continue
-        else:
-            value = 0  # too fresh to trust: read again next time
+        if value == was and value != 0:
+            continue
         yield join(top, name), source, value
 
 

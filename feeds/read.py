@@ -361,7 +361,16 @@ def item_id(link: str) -> str:
     Links are what make two files the same article, so the id survives
     re-exports, renamed files and edited titles.
     """
-    return uuid.uuid5(uuid.NAMESPACE_URL, link).urn
+    # uuid.uuid5(uuid.NAMESPACE_URL, link).urn, without building UUID objects:
+    # a tenth of the time it takes to read an article.
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + link.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 
 def _host_of(link: str) -> str:

@@ -7,13 +7,15 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from corpus_builder import BAD_FILES, SECRET, article_text, link_key, slug_of, write_article
-from feeds.read import Limits, parse_article, read_article, read_articles
+from feeds.read import Limits, item_id, parse_article, read_article, read_articles
 from feeds.records import Article, Problem
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -463,6 +465,15 @@ def test_the_item_id_is_the_same_in_every_run(content):
                           text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
            for seed in ("1", "2")}
     assert ids == {here}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=80))
+def test_the_item_id_is_the_name_based_uuid_of_the_link_as_always(path):
+    """Readers that subscribed to earlier releases hold ids made by uuid5 over
+    the URL namespace: any other id would show every item to them again."""
+    link = f"https://example.com/{path}"
+    assert item_id(link) == uuid.uuid5(uuid.NAMESPACE_URL, link).urn
 
 
 def test_parse_article_needs_no_file(content):

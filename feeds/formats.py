@@ -1,7 +1,9 @@
 """The document formats: their names and media types, shared by the render
 stage and the server (which must not import the render stage)."""
 
-FEED_FORMATS = ("atom", "rss", "json")
+FEED_FORMATS = ("atom", "rss", "json")  # what a feed reader subscribes to
+PAGE_FORMAT = "html"  # each feed's page, for people
+FEED_DOCUMENTS = (*FEED_FORMATS, PAGE_FORMAT)  # every document of one feed
 MEDIA_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
     "rss": "application/rss+xml; charset=utf-8",

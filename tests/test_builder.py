@@ -84,7 +84,8 @@ def test_a_change_rewrites_only_the_documents_of_the_feeds_it_touches(content, t
     clock = Clock(T0)
     builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
     first = builder.build()
-    assert first.scan.read == 3 and len(first.publish.write.written) == 2 + 3 * 6
+    # the index page and OPML list; each of 6 feeds in 3 formats and its page
+    assert first.scan.read == 3 and len(first.publish.write.written) == 2 + 4 * 6
     write_article(content, "b.md", title="Beta, edited", webUrl="https://two.example/b", topics=["Cloud"],
                   provider={"name": "Two", "domain": "two.example"}, publishedDateTime=T0 - timedelta(days=2))
     settle(content)
@@ -93,7 +94,8 @@ def test_a_change_rewrites_only_the_documents_of_the_feeds_it_touches(content, t
     # the main feed, topics/cloud and providers/two.example; the pages' rows did not change
     assert sorted(again.publish.feeds_changed) == ["feed", "providers/two.example", "topics/cloud"]
     assert sorted(again.publish.write.written) == sorted(
-        f"{path}.{fmt}" for path in ("feed", "providers/two.example", "topics/cloud") for fmt in ("atom", "rss", "json"))
+        f"{path}.{fmt}" for path in ("feed", "providers/two.example", "topics/cloud")
+        for fmt in ("atom", "rss", "json", "html"))
     assert tree(tmp_path / "out") == cold(content, tmp_path, clock)
     nothing = builder.build()
     assert nothing.scan.read == 0 and nothing.publish.write.written == []

@@ -16,6 +16,7 @@ from conftest import (BASE_URL, FORMATS, check_feed, check_feed_files, exported_
                       write_config)
 from corpus_builder import (DEFAULT_ITEMS_PER_FEED, expected_articles, expected_feeds, mismatch,
                             write_article)
+from page_reader import FEED_PAGE_TAGS, PageReader
 
 UTC = timezone.utc
 SUMMARY = re.compile(r"(\d+) files written, (\d+) unchanged, (\d+) removed")
@@ -48,16 +49,36 @@ INDEX_TAGS = {"html", "head", "meta", "title", "link", "style", "body", "h1", "h
 
 
 def assert_every_document_is_valid(root: Path) -> None:
-    """Every feed valid in its format; the index page HTML; the OPML list XML with one outline per feed."""
+    """Every feed valid in its format; the index page HTML; each feed's page
+    HTML listing the feed's items; the OPML list XML with one outline per feed."""
     failures = check_feed_files([(root / f"{path}.{fmt}", fmt) for path in feed_paths(root) for fmt in FORMATS])
     assert not failures, "\n".join(failures[:20])
     page = Page((root / "index.html").read_bytes())
     assert set(page.tags) <= INDEX_TAGS, set(page.tags) - INDEX_TAGS
     for path in feed_paths(root):
         assert f"{path}.atom" in page.hrefs, f"the index page does not link {path}"
+        assert f"{path}.html" in page.hrefs, f"the index page does not link the page of {path}"
+        assert_feed_page_shows_the_feed(root, path)
+    pages = {p.relative_to(root).as_posix() for p in exported_files(root) if p.suffix == ".html"}
+    assert pages == {"index.html"} | {f"{path}.html" for path in feed_paths(root)}
     outline = ET.fromstring((root / "feeds.opml").read_bytes())
     urls = sorted(o.get("xmlUrl") for o in outline.iter("outline") if o.get("xmlUrl"))
     assert urls == sorted(f"{BASE_URL}{path}.atom" for path in feed_paths(root))
+
+
+def assert_feed_page_shows_the_feed(root: Path, path: str) -> None:
+    """The feed's page: markup only from the template, autodiscovery of the
+    three formats, and the JSON Feed's items, in its order."""
+    page = PageReader((root / f"{path}.html").read_bytes(), f"{BASE_URL}{path}.html")
+    assert set(page.tags) <= FEED_PAGE_TAGS, (path, set(page.tags) - FEED_PAGE_TAGS)
+    assert page.feed_links() == {fmt: f"{BASE_URL}{path}.{fmt}" for fmt in FORMATS}, path
+    feed = json.loads((root / f"{path}.json").read_bytes())
+    assert feed["home_page_url"] == f"{BASE_URL}{path}.html"
+    assert [(i["link"], i["title"]) for i in page.items] == [
+        (i["url"], " ".join(i["title"].split())) for i in feed["items"]], path
+    assert [(i["image"], i["summary"], datetime.fromisoformat(i["date"])) for i in page.items] == [
+        (i.get("image"), " ".join(i.get("summary", "").split()), datetime.fromisoformat(i["date_published"]))
+        for i in feed["items"]], path
 
 
 def feed_items(root: Path, path: str, fmt: str) -> list[tuple[str, datetime]]:
@@ -267,7 +288,7 @@ def test_a_changed_article_rewrites_only_the_files_that_show_it(small_site, expo
     again = export_folder(small_site, outdir=tmp_path / "out")
     changed = {p for p, data in tree(again.path).items() if before.get(p) != data and not p.startswith(".")}
     showing = {f"{path}.{fmt}" for path in ("feed", "topics/ai", "topics/only-3", "providers/p1.example")
-               for fmt in FORMATS}
+               for fmt in (*FORMATS, "html")}
     assert changed == showing
     assert written(again)[0] == len(showing)
 
@@ -279,8 +300,8 @@ def test_removing_an_articles_topic_removes_that_topics_files(small_site, export
                   publishedDateTime=datetime(2024, 5, 3, 8, 0, tzinfo=UTC), topics=["AI"],
                   provider={"name": "P0", "domain": "p0.example"})
     second = export_folder(small_site, outdir=tmp_path / "out")
-    assert not any((second.path / f"topics/only-2.{fmt}").exists() for fmt in FORMATS)
-    assert written(second)[2] == 3
+    assert not any((second.path / f"topics/only-2.{fmt}").exists() for fmt in (*FORMATS, "html"))
+    assert written(second)[2] == 4  # three formats and the page
     assert "topics/only-2" not in feed_paths(second.path)
     assert b"only-2" not in (second.path / "index.html").read_bytes()
     assert b"only-2" not in (second.path / "feeds.opml").read_bytes()
@@ -362,7 +383,7 @@ def test_feed_addresses_use_the_base_url(small_site, export_folder):
     exported = export_folder(small_site, "--base-url", "https://news.example.org/feeds")
     feed = json.loads(exported.feed("topics/ai", "json"))
     assert feed["feed_url"] == "https://news.example.org/feeds/topics/ai.json"
-    assert feed["home_page_url"] == "https://news.example.org/feeds/"
+    assert feed["home_page_url"] == "https://news.example.org/feeds/topics/ai.html"
     atom = check_feed(exported.feed("feed", "atom"), "atom")
     assert "https://news.example.org/feeds/feed.atom" in [link.href for link in atom.feed.links]
 

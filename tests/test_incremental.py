@@ -65,7 +65,7 @@ def test_an_added_article_rewrites_only_the_feeds_that_show_it(folder):
     assert after["parsed"] == 1
     changed = {path for path, mtime in mtimes(folder / "out").items() if before.get(path) != mtime}
     assert changed == {f"{feed}.{fmt}" for feed in ("feed", "topics/robotics", "providers/other.example")
-                       for fmt in ("atom", "rss", "json")} | {"index.html", "feeds.opml", ".feeds-manifest.json"}
+                       for fmt in ("atom", "rss", "json", "html")} | {"index.html", "feeds.opml", ".feeds-manifest.json"}
 
 
 def test_feeds_that_disappear_are_removed_and_nothing_else(folder):
@@ -75,7 +75,7 @@ def test_feeds_that_disappear_are_removed_and_nothing_else(folder):
     for i in (0, 2, 4):  # every article about Cloud
         (folder / "content" / f"a{i}.md").unlink()
     _, after = export(folder)
-    assert after["removed"] == 3
+    assert after["removed"] == 4  # three formats and the page
     assert not list((folder / "out" / "topics").glob("cloud.*"))
     assert keep.exists()
 

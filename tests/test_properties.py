@@ -28,8 +28,8 @@ from conftest import SecretScanner, check_feed
 from feeds.collect import collect
 from feeds.read import USED_KEYS, Limits, parse_article, parse_when, Unreadable
 from feeds.records import Article, Problem, Site
-from feeds.render import FEED_FORMATS, render_feed
-from feeds.render.pages import index_html, opml
+from feeds.render import FEED_DOCUMENTS, FEED_FORMATS, render_feed
+from feeds.render.pages import feed_page, index_html, opml
 from feeds.text import plain_text, topic_slug, truncate, web_link
 
 UTC = timezone.utc
@@ -543,7 +543,7 @@ def article_sets(draw):
 
 def rendered_documents(collection, site: Site) -> dict[str, bytes]:
     documents = {f"{feed.path}.{fmt}": render_feed(feed, fmt, site)
-                 for feed in collection.all_feeds() for fmt in FEED_FORMATS}
+                 for feed in collection.all_feeds() for fmt in FEED_DOCUMENTS}
     documents["index.html"] = index_html(collection, site)
     documents["feeds.opml"] = opml(collection, site)
     return documents
@@ -606,6 +606,27 @@ def test_the_index_page_and_opml_list_are_well_formed_and_name_every_feed(genera
     outlines = etree.fromstring(opml(collection, site)).findall(".//outline[@xmlUrl]")
     assert [o.get("xmlUrl") for o in outlines] == [site.url(f"{f.path}.atom") for f in collection.all_feeds()]
     assert_no_secret({"index.html": page, "feeds.opml": opml(collection, site)}, secrets, articles)
+
+
+@settings(max_examples=RENDER_EXAMPLES)
+@given(article_sets())
+def test_every_feeds_page_is_well_formed_and_lists_the_feeds_items(generated):
+    from page_reader import FEED_PAGE_TAGS, PageReader
+    articles, now, site, secrets = generated
+    collection = collect(articles, now)
+    for feed in collection.all_feeds():
+        data = feed_page(feed, site)
+        page = PageReader(data, site.url(f"{feed.path}.html"))
+        assert b"<script" not in data.lower() and b"javascript:" not in data.lower()
+        assert set(page.tags) <= FEED_PAGE_TAGS, f"tags from content: {set(page.tags) - FEED_PAGE_TAGS}"
+        assert not [name for name in page.attributes if name.startswith("on")], page.attributes
+        assert page.feed_links() == {fmt: site.url(f"{feed.path}.{fmt}") for fmt in FEED_FORMATS}
+        shown = feed.articles[:site.items_per_feed]
+        assert [i["link"] for i in page.items] == [a.link for a in shown], feed.path
+        # The parser gives text as a browser shows it: whitespace collapsed.
+        assert [i["title"] for i in page.items] == [" ".join(a.title.split()) for a in shown], feed.path
+        assert [i["image"] for i in page.items] == [a.image.url if a.image else None for a in shown]
+        assert_no_secret({f"{feed.path}.html": data}, secrets, articles)
 
 
 def differing(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:

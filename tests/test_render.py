@@ -83,15 +83,17 @@ def test_an_empty_feed_is_valid(content, site, fmt, validate_feed, read_items):
 
 
 @pytest.mark.parametrize("fmt", FEED_FORMATS)
-def test_feeds_name_their_own_address_under_the_base_url(three_articles, site, fmt, validate_feed):
+def test_feeds_name_their_own_address_and_their_page_under_the_base_url(three_articles, site, fmt, validate_feed):
     feeds = collection_of(three_articles).by_path()
     parsed = validate_feed(render(feeds["topics/ai"], fmt, site), fmt)
-    expected = f"{site.base_url}topics/ai.{fmt}"
+    expected, page = f"{site.base_url}topics/ai.{fmt}", f"{site.base_url}topics/ai.html"
     if fmt == "json":
-        assert (parsed["feed_url"], parsed["home_page_url"]) == (expected, site.base_url)
+        assert (parsed["feed_url"], parsed["home_page_url"]) == (expected, page)
     else:
         assert expected in [link.href for link in parsed.feed.links if link.rel == "self"]
-        assert parsed.feed.link == site.base_url
+        assert parsed.feed.link == page  # Atom's text/html alternate, RSS's channel <link>
+        assert [(link.rel, link.type) for link in parsed.feed.links if link.rel == "alternate"] == [
+            ("alternate", "text/html")]
 
 
 @pytest.mark.parametrize("fmt", FEED_FORMATS)

@@ -43,6 +43,9 @@ def client(app):
     ("/providers/venturebeat.com.atom", "application/atom+xml"),
     ("/providers/venturebeat.com.json", "application/feed+json"),
     ("/", "text/html"),
+    ("/feed.html", "text/html"),
+    ("/topics/ai-in-finance.html", "text/html"),
+    ("/providers/venturebeat.com.html", "text/html"),
     ("/feeds.opml", "text/x-opml"),
 ])
 def test_every_document_is_served_with_its_media_type_and_utf8(client, path, media_type):
@@ -114,7 +117,7 @@ def test_head_has_headers_and_no_body(client):
 
 @pytest.mark.parametrize("path", [
     "/topics/unknown.atom", "/topics/ai.xml", "/topics/ai", "/providers/nowhere.example.rss",
-    "/feed.html", "/feed", "/topics/.atom", "/nothing",
+    "/topics/unknown.html", "/feed.htm", "/feed", "/topics/.atom", "/nothing",
 ])
 def test_unknown_feeds_and_extensions_are_404(client, path):
     response = client.get(path)
@@ -208,7 +211,8 @@ def test_opml_lists_every_feed(client):
 
 
 def test_secured_values_never_reach_a_response(client):
-    for path in ("/", "/feeds.opml", "/feed.atom", "/feed.rss", "/feed.json", "/topics/ai.json"):
+    for path in ("/", "/feeds.opml", "/feed.atom", "/feed.rss", "/feed.json", "/topics/ai.json", "/feed.html",
+                 "/topics/ai.html"):
         assert SECRET.encode() not in client.get(path).data
 
 

@@ -16,12 +16,13 @@ from typing import Iterable, Iterator
 
 from ..collect import Collection, MAIN_FEED_PATH
 from ..records import Feed, Site
-from ..render import FEED_FORMATS, feed_updated, feed_version, pages_version, render_formats
+from ..render import FEED_DOCUMENTS, feed_updated, feed_version, pages_version, render_formats
 from ..render.pages import index_html, opml
 from ..writers import Rendered, WriteReport
 from .index import Index
 
-PAGES = (("index.html", "html"), ("feeds.opml", "opml"))
+PAGES = (("index.html", "html"), ("feeds.opml", "opml"))  # the site's own documents; the rest are feeds'
+_PAGE_NAMES = frozenset(name for name, _ in PAGES)
 PARALLEL_MIN_FEEDS = 60
 
 
@@ -65,13 +66,13 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
     pages = pages_version(collection, site)
     wanted = {name: pages for name, _ in PAGES}
     for path, row in previous.items():
-        for fmt in FEED_FORMATS:
+        for fmt in FEED_DOCUMENTS:  # the feed's formats and its page: all change together
             wanted[f"{path}.{fmt}"] = f"{fmt}:{row[7]}"
     held = writer.versions()
     stale = [name for name, version in wanted.items() if held.get(name) != version]
     stale_feeds: dict[str, list[str]] = {}
     for name in stale:
-        if name in wanted and not name.endswith((".html", ".opml")):
+        if name not in _PAGE_NAMES:
             path, _, fmt = name.rpartition(".")
             stale_feeds.setdefault(path, []).append(fmt)
     rendered = _render(index, site, now, fresh, stale_feeds, collection, stale, pages, jobs)

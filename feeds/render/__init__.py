@@ -13,7 +13,7 @@ from ..records import Article, Feed, Site
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-from ..formats import FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES  # noqa: F401 - re-exported
+from ..formats import FEED_DOCUMENTS, FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT  # noqa: F401 - re-exported
 
 
 def render_feed(feed: Feed, fmt: str, site: Site) -> bytes:
@@ -21,19 +21,23 @@ def render_feed(feed: Feed, fmt: str, site: Site) -> bytes:
 
 
 def render_formats(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
-    """Several documents of one feed, the same bytes as render_feed gives
-    each, sharing the work they have in common."""
-    unknown = set(formats) - set(FEED_FORMATS)
+    """Several documents of one feed (its FEED_DOCUMENTS: the feed formats
+    and its page), the same bytes as render_feed gives each, sharing the
+    work they have in common."""
+    unknown = set(formats) - set(FEED_DOCUMENTS)
     if unknown:
         raise ValueError(f"unknown feed format {sorted(unknown)[0]!r}")
     rendered: dict[str, bytes] = {}
-    xml = [fmt for fmt in formats if fmt != "json"]
+    xml = [fmt for fmt in formats if fmt in ("atom", "rss")]
     if xml:
         from .syndication import syndication
         rendered.update(syndication(feed, xml, site))
     if "json" in formats:
         from .jsonfeed import json_feed
         rendered["json"] = json_feed(feed, site)
+    if PAGE_FORMAT in formats:
+        from .pages import feed_page
+        rendered[PAGE_FORMAT] = feed_page(feed, site)
     return rendered
 
 
@@ -65,6 +69,11 @@ def feed_description(feed: Feed, site: Site) -> str:
 
 def feed_url(feed: Feed, fmt: str, site: Site) -> str:
     return site.url(f"{feed.path}.{fmt}")
+
+
+def page_url(feed: Feed, site: Site) -> str:
+    """The feed's page, for people: every format's alternate in text/html."""
+    return feed_url(feed, PAGE_FORMAT, site)
 
 
 def feed_updated(feed: Feed, site: Site) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..records import Article, Feed, Site
-from . import feed_description, feed_title, feed_url, items, provider_home, summary_text
+from . import feed_description, feed_title, feed_url, items, page_url, provider_home, summary_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -13,7 +13,7 @@ def json_feed(feed: Feed, site: Site) -> bytes:
     document = {
         "version": VERSION,
         "title": feed_title(feed, site),
-        "home_page_url": site.base_url,
+        "home_page_url": page_url(feed, site),  # the feed's page
         "feed_url": feed_url(feed, "json", site),
         "description": feed_description(feed, site),
         "language": site.language,

@@ -1,4 +1,5 @@
-"""The human index page (HTML) and the subscription list (OPML 2.0)."""
+"""The pages for people (HTML): the index page and each feed's page; and the
+subscription list (OPML 2.0)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,11 +8,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from lxml import etree
 
 from ..collect import Collection
-from ..records import Feed, Site
-from . import FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, feed_title, feed_updated, feed_url
+from ..records import Article, Feed, Site
+from . import (FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT, feed_description, feed_title, feed_updated,
+               feed_url, items, page_url)
 
 OPML_DOCS = "http://opml.org/spec2.opml"
 OPML_FORMAT = "atom"  # the format OPML points subscribers to
+_TYPES = {fmt: MEDIA_TYPES[fmt].split(";")[0] for fmt in FEED_FORMATS}  # without the charset
 
 
 @lru_cache(maxsize=1)
@@ -28,16 +31,55 @@ def index_html(collection: Collection, site: Site) -> bytes:
             "count": feed.size,
             # Formatted here: method calls inside the template cost more, 3,000 rows a page.
             "newest": (feed.newest.isoformat(), feed.newest.strftime("%Y-%m-%d %H:%M")) if feed.newest else None,
-            "links": [(FORMAT_NAMES[fmt], fmt, f"{feed.path}.{fmt}") for fmt in FEED_FORMATS],
+            "page": f"{feed.path}.{PAGE_FORMAT}",
+            "links": _subscribe_links(feed.path),
         }
-    alternates = [(feed_title(collection.main, site) + f" ({FORMAT_NAMES[fmt]})",
-                   MEDIA_TYPES[fmt].split(";")[0], feed_url(collection.main, fmt, site))
-                  for fmt in FEED_FORMATS]
     page = _templates().get_template("index.html").render(
-        site=site, main=row(collection.main), alternates=alternates,
+        site=site, main=row(collection.main), alternates=_alternates(collection.main, site),
         topics=[row(feed) for feed in collection.topics],
         providers=[row(feed) for feed in collection.providers])
     return page.encode("utf-8")
+
+
+def feed_page(feed: Feed, site: Site) -> bytes:
+    """The feed's page: its items, the same and in the same order as its
+    feeds show, and links to subscribe to it, autodiscovery included."""
+    up = "../" * feed.path.count("/")  # to the site's root; relative, so any copy of the site works
+    section = {"topic": ("topics", "Topics"), "provider": ("providers", "Providers")}.get(feed.kind)
+    page = _templates().get_template("feed.html").render(
+        site=site, title=feed_title(feed, site), heading=feed.name or site.title,
+        detail=feed.key if feed.kind == "provider" and feed.key != feed.name else "",
+        description=feed_description(feed, site), canonical=page_url(feed, site), home=up or "./",
+        section=section, alternates=_alternates(feed, site),
+        links=_subscribe_links(feed.path.rpartition("/")[2]),
+        items=[_page_item(article, feed, up) for article in items(feed, site)])
+    return page.encode("utf-8")
+
+
+def _page_item(article: Article, feed: Feed, up: str) -> dict:
+    # Formatted here, as for the index page: cheaper than calls inside the template.
+    image = article.image
+    return {
+        "title": article.title, "link": article.link, "summary": article.summary,
+        "source": (article.provider_name,  # linked to its page, unless this is it
+                   "" if feed.kind == "provider" else f"{up}providers/{article.provider_key}.{PAGE_FORMAT}"),
+        "date": (article.published.isoformat(), article.published.strftime("%Y-%m-%d %H:%M")),
+        "image": (image.url, image.title or "") if image else None,
+        "topics": [(topic.name, f"{up}topics/{topic.slug}.{PAGE_FORMAT}",
+                    feed.kind == "topic" and topic.slug == feed.key) for topic in article.topics],
+    }
+
+
+def _alternates(feed: Feed, site: Site) -> list[tuple[str, str, str]]:
+    """(title, media type, absolute address) of each format: <link rel="alternate">."""
+    title = feed_title(feed, site)
+    return [(f"{title} ({FORMAT_NAMES[fmt]})", _TYPES[fmt], feed_url(feed, fmt, site)) for fmt in FEED_FORMATS]
+
+
+def _subscribe_links(stem: str) -> list[tuple[str, str, str]]:
+    """(name, media type, address) of each format, stem being the feed's
+    address without extension, relative to the page that links it."""
+    return [(FORMAT_NAMES[fmt], _TYPES[fmt], f"{stem}.{fmt}") for fmt in FEED_FORMATS]
 
 
 def opml(collection: Collection, site: Site) -> bytes:
@@ -59,7 +101,7 @@ def opml(collection: Collection, site: Site) -> bytes:
 def _outline(parent, feed: Feed, site: Site) -> None:
     title = feed_title(feed, site)
     etree.SubElement(parent, "outline", type="rss", text=title, title=title,
-                     xmlUrl=feed_url(feed, OPML_FORMAT, site), htmlUrl=site.base_url)
+                     xmlUrl=feed_url(feed, OPML_FORMAT, site), htmlUrl=page_url(feed, site))
 
 
 def _rfc822(when) -> str:

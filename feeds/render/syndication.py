@@ -10,7 +10,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..records import Feed, Image, Site
-from . import (feed_description, feed_title, feed_updated, feed_url, items,
+from . import (feed_description, feed_title, feed_updated, feed_url, items, page_url,
                provider_home, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
@@ -97,8 +97,9 @@ def _serialize(generator: FeedGenerator, fmt: str) -> bytes:
 
 
 def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
+    # The alternate, the feed's page, is also RSS's channel <link>.
     generator.link([{"href": feed_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
-                    {"href": site.base_url, "rel": "alternate", "type": "text/html"}], replace=True)
+                    {"href": page_url(feed, site), "rel": "alternate", "type": "text/html"}], replace=True)
 
 
 def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:

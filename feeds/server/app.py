@@ -14,7 +14,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ..config import Config, load_config
-from ..formats import FEED_FORMATS
+from ..formats import FEED_DOCUMENTS
 from ..store import open_store
 from .documents import Documents, NotReady
 from .supervisor import Supervisor
@@ -26,13 +26,13 @@ RETRY_AFTER = "2"
 
 
 def locate(path_info: str) -> str | None:
-    """URL path -> document path in the store ("feed.atom", "index.html", ...)."""
+    """URL path -> document path in the store ("feed.atom", "topics/ai.html", "index.html", ...)."""
     if path_info in ("/", "/index.html"):
         return "index.html"
     if path_info == "/feeds.opml":
         return "feeds.opml"
     stem, dot, fmt = path_info.rpartition(".")
-    if not dot or fmt not in FEED_FORMATS:
+    if not dot or fmt not in FEED_DOCUMENTS:
         return None
     if stem == "/feed":
         return path_info[1:]
@@ -181,6 +181,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
 
 def _feed_format(fmt: str) -> str:
-    if fmt not in FEED_FORMATS:
+    """A feed's formats, and its page ("html")."""
+    if fmt not in FEED_DOCUMENTS:
         raise NotFound()
     return fmt

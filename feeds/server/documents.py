@@ -21,8 +21,9 @@ from ..store import Entry, Manifest
 log = logging.getLogger("feeds")
 
 HTML_SECURITY_HEADERS = (
-    # The index page needs no script at all; its only style is inline.
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    # The pages need no script at all; their only style is inline; feed pages
+    # show each article's image, from any http(s) host.
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http:; "
                                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),

@@ -1,5 +1,9 @@
 """Shared fixtures: content folders, the CLI run in-process, exported trees of
-the real and the hostile corpus, and a validator for every feed format."""
+the news corpus and the hostile corpus, and a validator for every feed format.
+
+The news corpus is ../shared/corpus (real articles) when that folder is there,
+else one written at test time by corpus_builder.write_news_corpus in the same
+schema; TEST_CORPUS=generated uses the generated one in any case."""
 from __future__ import annotations
 
 import io
@@ -34,7 +38,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).parents[1].parent / "shared"
 SHARED_CORPUS = SHARED / "corpus"
-JSONFEED_SCHEMA = SHARED / "reference" / "jsonfeed-schema-v1.1.json"
+USE_SHARED_CORPUS = SHARED_CORPUS.is_dir() and os.environ.get("TEST_CORPUS", "") != "generated"
+JSONFEED_SCHEMA = Path(__file__).resolve().parent / "data" / "jsonfeed-1.1.schema.json"  # ISC, see data/README.md
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 SITE_TITLE = "Test Feeds"
@@ -180,8 +185,6 @@ def export_folder(tmp_path, config_file):
 # --- Validating feeds --------------------------------------------------------
 
 def _jsonfeed_validator():
-    if not JSONFEED_SCHEMA.exists():
-        pytest.skip(f"JSON Feed schema not found at {JSONFEED_SCHEMA}")
     schema = json.loads(JSONFEED_SCHEMA.read_text("utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
@@ -241,7 +244,7 @@ def check_feed_files(jobs: list[tuple[Path, str]]) -> list[str]:
     feeds); returns one message per invalid file."""
     jobs = [(str(path), fmt) for path, fmt in jobs]
     if any(fmt == "json" for _, fmt in jobs) and not _validators:
-        _validators.append(_jsonfeed_validator())  # here, so that a missing schema skips the test
+        _validators.append(_jsonfeed_validator())  # before forking: the workers inherit it
     workers = min(os.cpu_count() or 1, 4)
     # fork only a single-threaded process: a forked thread's locks are never released
     if workers > 1 and len(jobs) > 100 and threading.active_count() == 1:
@@ -299,21 +302,23 @@ def _export_once(content: Path, parent: Path, config: Path, cache_home: Path) ->
 
 
 @pytest.fixture(scope="session")
-def shared_corpus() -> Path:
-    if not SHARED_CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {SHARED_CORPUS}")
-    return SHARED_CORPUS
+def shared_corpus(tmp_path_factory) -> Path:
+    """The news corpus: ../shared/corpus, or a generated one (see the module's docstring).
+    Tests expect of it only what they compute from its files (shared_expected)."""
+    if USE_SHARED_CORPUS:
+        return SHARED_CORPUS
+    return corpus_builder.write_news_corpus(tmp_path_factory.mktemp("news-corpus") / "corpus")
 
 
 @pytest.fixture(scope="session")
 def shared_expected(shared_corpus) -> list:
-    """The shared corpus as the tests read it (corpus_builder.expected_articles)."""
+    """The news corpus as the tests read it (corpus_builder.expected_articles)."""
     return corpus_builder.expected_articles(shared_corpus)
 
 
 @pytest.fixture(scope="session")
 def shared_export(shared_corpus, tmp_path_factory, session_config, cache_home) -> Exported:
-    """../shared/corpus exported with the default settings."""
+    """The news corpus exported with the default settings."""
     exported = _export_once(shared_corpus, tmp_path_factory.mktemp("shared-export"), session_config, cache_home)
     exported.exported_at = datetime.now(timezone.utc)
     return exported
@@ -344,13 +349,13 @@ def hostile_export(hostile_corpus, tmp_path_factory, session_config, cache_home)
 
 @pytest.fixture(scope="session")
 def shared_secrets(shared_corpus) -> list[str]:
-    """Every `secured` value in the shared corpus, read with plain YAML."""
+    """Every `secured` value in the news corpus, read with plain YAML."""
     values = []
     for path in sorted(shared_corpus.rglob("*.md")):
         meta = corpus_builder.front_matter(path) or {}
         if isinstance(meta.get("secured"), str):
             values.append(meta["secured"])
-    assert values, "the shared corpus has no secured values to look for"
+    assert values, "the news corpus has no secured values to look for"
     return values
 
 

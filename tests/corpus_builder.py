@@ -1,7 +1,10 @@
-"""Article files for tests: a builder for good ones and a catalogue of bad ones.
+"""Article files for tests: a builder for good ones, a catalogue of bad ones and
+a generated news corpus.
 
 `write_hostile_corpus(folder)` writes every bad-input class next to good
 articles; the tests and the manual W3C validator run both use it.
+`write_news_corpus(folder)` writes a few hundred articles in the schema of the
+real corpus (../shared/corpus), for clones that do not have it.
 """
 from __future__ import annotations
 
@@ -123,6 +126,223 @@ def write_hostile_corpus(folder: Path) -> dict[str, str]:
     write_article(folder, "good/weird-types.md", title=12345, excerpt={"nested": ["junk"]}, webUrl="https://example.com/types",
                   topics={"not": "a list"}, images="not a list", provider="not a map", published="yes")
     return expected
+
+
+# --- A news corpus in the real schema -----------------------------------------
+#
+# write_news_corpus(folder) writes a few hundred articles shaped like the real
+# corpus (../shared/corpus/README.md): drafts, `secured` blobs, topics with
+# display names to slug, providers with domains and logos, optional keys
+# missing at the rates measured there, a link published twice now and then.
+# Deterministic: the same seed and count give the same bytes. The corpus tests
+# use it when ../shared/corpus is not there; test_atomic_export writes a large
+# one with it.
+
+import base64 as _base64
+import json as _json
+import random as _random
+from datetime import timedelta as _timedelta
+
+NEWS_CORPUS_ARTICLES = 400
+NEWS_CORPUS_SEED = 2024
+
+# Display names, most popular first; several need slugging beyond lowercasing.
+_NEWS_TOPICS = ["Power Apps", "AI", "Machine Learning", "Portals", "Model-driven apps", "Teams integration",
+                "Canvas apps", "AI in Finance", "AI Builder", "Common Data Service", "Cloud & Edge",
+                "Low-Code / No-Code", "Zürich Start-ups", "Policy & Regulation", "C# and .NET"]
+_WORDS = ["data", "cloud", "model", "agent", "platform", "security", "privacy", "chip", "robot", "vision",
+          "language", "market", "startup", "policy", "research", "network", "edge", "health", "finance",
+          "energy", "climate", "quantum", "search", "browser", "mobile", "database", "workflow", "portal",
+          "connector", "license", "release", "preview", "update", "outage", "study", "lawsuit", "funding"]
+_VERBS = ["launches", "ships", "explains", "tests", "buys", "opens", "delays", "rethinks", "scales", "secures",
+          "announces", "drops", "expands", "questions", "measures"]
+_NAME_PARTS = (["Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware",
+                "Wingtip", "Lucerne", "Margie's", "Alpine", "Coho", "Fourth", "Humongous", "Trey", "Blue Yonder",
+                "Café", "Graphic", "Wide World"],
+               ["News", "Daily", "Review", "Times", "Journal", "Insider", "Wire", "Post", "Weekly", "Report",
+                "Tech", "Digest", "& Co", "Labs", "Magazine"])
+_TLDS = ["example", "test", "example.org", "example.net", "news.example"]
+_EXCERPT_MARKUP = ["don&#8217;t", "R&amp;D", "AT&T", "&nbsp;and", "<b>now</b>", "<p>Read more</p>",
+                   "<a href=\"https://example.org/x\">link</a>", "&lt;preview&gt;", "Q&A"]
+
+
+def _zipf(count: int, exponent: float = 1.1) -> list[float]:
+    return [1 / (rank + 1) ** exponent for rank in range(count)]
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are)."""
+    return _json.dumps(text, ensure_ascii=False)
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.utcoffset() == _timedelta(0) else when.isoformat()
+
+
+def _news_topics(rng: _random.Random, count: int) -> list[str]:
+    topics = list(_NEWS_TOPICS)
+    while len(topics) < max(len(_NEWS_TOPICS), count // 40):  # a large corpus has more topics
+        name = f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS).title()}"
+        if name not in topics:
+            topics.append(name)
+    return topics
+
+
+def _news_providers(rng: _random.Random, count: int) -> list[dict]:
+    providers, domains = [], set()
+    while len(providers) < max(40, count // 3):
+        first, second = rng.choice(_NAME_PARTS[0]), rng.choice(_NAME_PARTS[1])
+        label = slug_of(f"{first}{second}") + ("" if len(providers) < 200 else str(len(providers)))
+        domain = f"{label}.{rng.choice(_TLDS)}"
+        if domain in domains:
+            continue
+        domains.add(domain)
+        provider = {"name": f"{first} {second}", "domain": domain}
+        roll = rng.random()
+        if roll < 0.03:
+            provider["domain"] = domain.title()  # keyed by the lowercased domain
+        elif roll < 0.05:
+            del provider["domain"]  # keyed by the link's host
+        if rng.random() < 0.7:
+            provider["images"] = [{"url": f"https://assets.example/logos/{domain}-50x50.jpg", "width": 50, "height": 50}]
+        providers.append(provider)
+    return providers
+
+
+def _news_excerpt(rng: _random.Random, title: str) -> str:
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(12, 45))]
+    if rng.random() < 0.17:  # entities and tags, as the real excerpts have
+        words.insert(rng.randrange(len(words)), rng.choice(_EXCERPT_MARKUP))
+    text = f"{title}: " + " ".join(words) + "."
+    roll = rng.random()
+    if roll < 0.05:
+        text += "\n"
+    elif roll < 0.08:
+        text = text.replace(" ", "\r\n\r\n", 1)
+    return text
+
+
+def _image(rng: _random.Random, host: str, name: str) -> dict:
+    width = rng.choice([600, 800, 1200, 1280])
+    image = {"url": f"https://{host}/images/{name}.jpg", "width": width, "height": width * 9 // 16}
+    if rng.random() < 0.2:
+        image["title"] = name.replace("-", " ")
+    if rng.random() < 0.9:
+        image["isCached"] = True
+    return image
+
+
+def _news_secret(rng: _random.Random) -> str:
+    """Like the real blobs: `base64;base64`, the first part a few hundred bytes."""
+    return (_base64.b64encode(rng.randbytes(rng.randint(200, 330))).decode("ascii") + ";"
+            + _base64.b64encode(rng.randbytes(16)).decode("ascii"))
+
+
+def _news_related(rng: _random.Random, providers: list[dict], when: datetime) -> list[str]:
+    lines = ["related:"]
+    for n in range(rng.randint(1, 3)):
+        provider = rng.choice(providers)
+        host = provider.get("domain", "related.example").lower()
+        lines += [f"  - title: {_q(' '.join(rng.choice(_WORDS) for _ in range(6)).capitalize())}",
+                  f"    excerpt: {_q(' '.join(rng.choice(_WORDS) for _ in range(20)))}",
+                  f"    publishedDateTime: {_stamp(when - _timedelta(hours=n + 1))}",
+                  f"    webUrl: {_q(f'https://{host}/related/{rng.randrange(10**6)}')}",
+                  "    type: article",
+                  "    provider:",
+                  f"      name: {_q(provider['name'])}",
+                  f"      domain: {host}",
+                  f"    quality: {rng.randint(1, 100)}"]
+    return lines
+
+
+def news_article_text(rng: _random.Random, number: int, when: datetime, topics: list[str],
+                      topic_weights: list[float], providers: list[dict], provider_weights: list[float],
+                      link: str | None = None) -> tuple[str, str, str]:
+    """(file name, text, link) of one generated article; `link` reuses an earlier article's link."""
+    title_words = [rng.choice(_WORDS) for _ in range(rng.randint(3, 7))]
+    title = " ".join(title_words).capitalize()
+    title = f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_VERBS)} {title}"
+    roll = rng.random()
+    if roll < 0.04:
+        title += f" & {rng.choice(_WORDS)}"
+    elif roll < 0.08:
+        title += f" | {rng.choice(_NAME_PARTS[0])}"
+    slug = slug_of(title)[:60].strip("-")
+    provider = rng.choices(providers, provider_weights)[0]
+    host = provider.get("domain", f"site{number % 97}.example").lower()
+    if rng.random() < 0.3:
+        host = "www." + host
+    if link is None:
+        link = f"https://{host}/{when:%Y/%m}/{slug}-{number}"
+    chosen = []
+    for _ in range(rng.choices([1, 2, 3], [70, 22, 8])[0]):
+        name = rng.choices(topics, topic_weights)[0]
+        if name not in chosen:
+            chosen.append(name)
+    if rng.random() < 0.03:
+        chosen[0] = chosen[0].lower()  # topics differing only in case are one
+    lines = ["---", "category: news", f"title: {_q(title)}", f"excerpt: {_q(_news_excerpt(rng, title))}",
+             f"publishedDateTime: {_stamp(when)}"]
+    if rng.random() < 0.02:
+        lines.append(f"updatedDateTime: {_stamp(when + _timedelta(hours=rng.randint(1, 72)))}")
+    lines.append(f"originalUrl: {_q(link + ('?utm_source=feed' if rng.random() < 0.1 else ''))}")
+    if rng.random() >= 12 / 674:  # webUrl is missing in 12 of 674
+        lines.append(f"webUrl: {_q(link)}")
+    if rng.random() < 44 / 674:
+        lines += [f"ampWebUrl: {_q(link + '/amp')}", f"cdnAmpWebUrl: {_q(link.replace('https://', 'https://cdn.ampproject.example/c/s/') + '/amp')}"]
+    video = rng.random() < 0.02
+    lines += [f"type: {'video' if video else 'article'}", f"quality: {rng.randint(1, 200)}",
+              f"heat: {-1 if rng.random() < 0.05 else rng.randint(0, 200)}",
+              f"published: {'false' if rng.random() < 246 / 674 else 'true'}", ""]
+    if video or rng.random() < 13 / 674:
+        player = f'<iframe width="800" height="500" src="https://video.example/embed/{number}"></iframe>'
+        lines += [f"featuredContent: {_q(player)}", ""]
+    lines += ["provider:", f"  name: {_q(provider['name'])}"]
+    if "domain" in provider:
+        lines.append(f"  domain: {provider['domain']}")
+    for logo in provider.get("images", []):
+        lines += ["  images:", f"    - url: {_q(logo['url'])}", f"      width: {logo['width']}",
+                  f"      height: {logo['height']}"]
+    lines += ["", "topics:"] + [f"  - {_q(name)}" for name in chosen] + [""]
+    if rng.random() >= 51 / 674:  # images are missing in 51 of 674
+        lines.append("images:")
+        for n in range(rng.choices([1, 2], [85, 15])[0]):
+            image = _image(rng, host, f"{slug}-{n}")
+            lines.append("  - " + "\n    ".join(f"{k}: {_q(v) if isinstance(v, str) else str(v).lower()}"
+                                                for k, v in image.items()))
+        lines.append("")
+    if rng.random() < 0.004:
+        lines += _news_related(rng, providers, when) + [""]
+    lines += [f"secured: {_q(_news_secret(rng))}", "---", ""]
+    return f"{when:%Y-%m-%d}-{slug}.md", "\n".join(lines), link
+
+
+def write_news_corpus(folder: Path, count: int = NEWS_CORPUS_ARTICLES, seed: int = NEWS_CORPUS_SEED) -> Path:
+    """`count` article files under folder/news/YEAR/, and a README.md that is not an article."""
+    rng = _random.Random(seed)
+    folder = Path(folder)
+    topics = _news_topics(rng, count)
+    providers = _news_providers(rng, count)
+    topic_weights, provider_weights = _zipf(len(topics)), _zipf(len(providers), 0.9)
+    start = datetime(2019, 6, 1, tzinfo=timezone.utc)
+    span = int((datetime(2024, 6, 30, tzinfo=timezone.utc) - start).total_seconds())
+    dates = sorted(start + _timedelta(seconds=s) for s in rng.sample(range(span), count))  # all distinct
+    links: list[str] = []
+    names: set[str] = set()
+    for number, when in enumerate(dates):
+        if rng.random() < 0.02:
+            when = when.astimezone(timezone(_timedelta(hours=rng.choice([-5, 2, 9]))))
+        again = rng.choice(links) if links and rng.random() < 0.01 else None  # a story published again
+        name, text, link = news_article_text(rng, number, when, topics, topic_weights, providers, provider_weights, again)
+        if name in names:
+            name = name.replace(".md", f"-{number}.md")
+        names.add(name)
+        links.append(link)
+        path = folder / "news" / f"{when:%Y}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (folder / "README.md").write_text(f"# Generated news corpus\n\n{count} articles, seed {seed}.\n", encoding="utf-8")
+    return folder
 
 
 # --- What a folder should publish -------------------------------------------

@@ -41,13 +41,11 @@ def get(path: bytes, headers: bytes = b"") -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, shared_corpus):
     root = tmp_path_factory.mktemp("hardening")
     content = root / "content"
     write_hostile_corpus(content)
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    if shared.is_dir():
-        shutil.copytree(shared, content / "shared")
+    shutil.copytree(shared_corpus, content / "news")
     server = Server(content)
     yield server
     server.stop()

@@ -55,7 +55,7 @@ def timed(command: list[str]) -> tuple[float, int, str]:
 
 
 def summary_counts(stderr: str) -> str:
-    line = [l for l in stderr.splitlines() if "files written" in l]
+    line = [l for l in stderr.splitlines() if "documents written" in l]
     return line[-1] if line else "?"
 
 

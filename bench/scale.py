@@ -191,7 +191,7 @@ def watch(corpus: Path, out: Path, cache: Path, tries: int) -> dict:
                                 "--cache-dir", str(cache), "--base-url", "https://bench.example/"],
                                stdout=log, stderr=subprocess.STDOUT)
     try:
-        until(lambda: "files written" in log_text(log), 600, 0.2)
+        until(lambda: "documents written" in log_text(log), 600, 0.2)
         time.sleep(1)
 
         def seen(title, present):

@@ -180,13 +180,14 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
             articles, problems = builder.index.counts()
             print(f"{articles} articles read ({result.scan.read} parsed), {problems} skipped; "
                   f"{result.publish.published} published in {result.publish.feeds} feeds; "
-                  f"{len(write.written)} files written, {len(write.unchanged)} unchanged, "
+                  f"{len(write.written)} documents written, {len(write.unchanged)} unchanged, "
                   f"{len(write.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
 
     if args.watch:
         _watch(builder, config, quiet=args.quiet, first=first)
     else:
         first()
+    builder.flush_pings()  # WebSub pings still under way: a few seconds at most
     return EXIT_OK
 
 
@@ -221,6 +222,7 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
             _watch(builder, config, quiet=args.quiet, stop=stop, first=first)
         else:
             first()
+        builder.flush_pings()
     finally:
         stop.set()
         store.release()

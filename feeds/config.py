@@ -42,11 +42,20 @@ class Config:
     store_dir: Path | None = None  # the local document store; None: inside cache_dir
     builder: str = "auto"  # "auto": servers start a builder when none runs; "off": never
     watch: str = "events"  # "events": file-system events; "poll": scan every reload_interval
+    websub_hubs: str = ""  # WebSub hubs, space-separated: linked from every feed, told of every change
+    icon: str = ""  # the site's small square icon (favicon), a URL or a path under base_url
+    logo: str = ""  # the site's larger image (2:1 or square), likewise
 
     @property
     def site(self) -> Site:
         return Site(title=self.title, base_url=self.base_url, language=self.language,
-                    description=self.description, items_per_feed=self.items_per_feed)
+                    description=self.description, items_per_feed=self.items_per_feed,
+                    icon=self.icon, logo=self.logo, hubs=tuple(public_hub(hub) for hub in self.hubs))
+
+    @property
+    def hubs(self) -> tuple[str, ...]:
+        """The WebSub hubs as configured (credentials included: for publishing only)."""
+        return tuple(self.websub_hubs.split())
 
     @property
     def limits(self) -> Limits:
@@ -109,6 +118,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if not isinstance(value, (str, Path)):
                 raise ValueError
             return Path(os.path.normpath(Path(value).expanduser().absolute()))
+        if name == "websub_hubs" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return " ".join(value)  # a TOML list; the variable is space-separated
         if not isinstance(value, str):
             raise ValueError
         return value
@@ -138,4 +149,29 @@ def _validated(config: Config) -> Config:
         raise ConfigError(f"cache_url must be a redis:// URL, got {config.cache_url!r}")
     if not config.title.strip():
         raise ConfigError("title must not be empty")
-    return replace(config, base_url=base)
+    images = {}
+    for name in ("icon", "logo"):
+        value = getattr(config, name).strip()
+        if value:
+            from urllib.parse import urljoin
+            images[name] = web_link(urljoin(base, value))
+            if images[name] is None:
+                raise ConfigError(f"{name} must be an http(s) URL or a path under base_url, got {value!r}")
+    for hub in config.hubs:
+        if web_link(hub) is None:
+            raise ConfigError(f"websub_hubs: {public_hub(hub)!r} is not an absolute http(s) URL")
+    return replace(config, base_url=base, websub_hubs=" ".join(config.hubs), **images)
+
+
+def public_hub(hub: str) -> str:
+    """A hub's address as feeds show it and logs name it: without the user
+    name and password a publisher may need to notify it."""
+    from urllib.parse import urlsplit, urlunsplit
+    try:
+        parts = urlsplit(hub)
+        if "@" not in parts.netloc:
+            return hub
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    except ValueError:
+        import re
+        return re.sub(r"//[^/?#]*@", "//", hub)

@@ -26,7 +26,7 @@ from dateutil import parser as dateparser
 
 from .records import Article, Image, Limits, Problem, Topic
 from .walk import _list_files
-from .text import (brief, clean_line, hostname, plain_text, scalar_text,
+from .text import (brief, clean_line, hostname, markdown_html, plain_text, scalar_text,
                    topic_slug, truncate, web_link)
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader
@@ -73,8 +73,8 @@ def read_articles(content_dir: Path, limits: Limits = Limits()) -> tuple[list[Ar
 def parse_article(data: bytes, source: str, limits: Limits = Limits()) -> Article | Problem:
     """One file's bytes -> an Article, or a Problem saying why it is skipped."""
     try:
-        meta = _front_matter(data, limits)
-        return _article_from(meta, source, limits)
+        meta, body = _front_matter(data, limits)
+        return _article_from(meta, source, limits, body)
     except Unreadable as why:
         return Problem(source, str(why))
 
@@ -115,7 +115,8 @@ def _read_bytes(path: Path, limits: Limits) -> bytes:
     return data
 
 
-def _front_matter(data: bytes, limits: Limits) -> dict:
+def _front_matter(data: bytes, limits: Limits) -> tuple[dict, str]:
+    """The front matter's values, and the Markdown body after it."""
     if len(data) > limits.max_file_bytes:
         raise Unreadable(f"file is larger than {limits.max_file_bytes} bytes")
     try:
@@ -130,7 +131,7 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
         text = _YAML_UNACCEPTABLE.sub("", text)
     if not _YAML.detect(text):
         raise Unreadable("no front matter: the file must start with a '---' line")
-    fm = _front_matter_text(text)
+    fm, body = _front_matter_text(text)
     try:
         meta = _load_yaml(fm)
     except yaml.constructor.ConstructorError as error:
@@ -149,11 +150,11 @@ def _front_matter(data: bytes, limits: Limits) -> dict:
         raise Unreadable(f"front matter is not a mapping of keys to values (it is a {_kind(meta)})")
     if "*" in fm:
         _check_expansion(meta, limits.max_yaml_nodes)
-    return meta
+    return meta, body
 
 
-def _front_matter_text(text: str) -> str:
-    """The text between the opening '---' line and the next line of dashes.
+def _front_matter_text(text: str) -> tuple[str, str]:
+    """The text between the opening '---' line and the next line of dashes, and the rest (the body).
 
     python-frontmatter finds it with a multi-line regular expression over the
     whole file; the usual case (the closing line is plain '---') is found
@@ -165,12 +166,13 @@ def _front_matter_text(text: str) -> str:
         end = text.find("\n", close + 1)
         line = text[close + 1:] if end < 0 else text[close + 1:end]
         if not line.rstrip().strip("-"):
-            return text[first:close + 1]  # from the opening line's end: YAML lines are file lines
+            # From the opening line's end: YAML lines are file lines.
+            return text[first:close + 1], ("" if end < 0 else text[end + 1:])
     try:
-        fm, _body = _YAML.split(text)
+        fm, body = _YAML.split(text)
     except ValueError:
         raise Unreadable("front matter is not closed by a '---' line") from None
-    return fm
+    return fm, body
 
 
 def _load_yaml(fm: str) -> object:
@@ -190,8 +192,26 @@ def _load_yaml(fm: str) -> object:
         except Exception:  # noqa: BLE001 - PyYAML reads it again and says what is wrong
             meta = None
         if isinstance(meta, dict):
-            return meta
+            if not _numbers_in_text(meta):
+                return meta
+            try:
+                written = _safe_load(fm)
+            except Exception:  # noqa: BLE001 - what yaml-rs read stands
+                return meta
+            return written if isinstance(written, dict) and not _numbers_in_text(written) else meta
     return _safe_load(fm)
+
+
+def _numbers_in_text(meta: dict) -> bool:
+    """Whether a value that is text by nature came out a number. YAML 1.1
+    (PyYAML, which most exporters write with) leaves strings such as `08` or
+    `0E0` unquoted, as they are no numbers there; YAML 1.2 reads 8 and 0.0.
+    Such a document is read as it was written, by PyYAML, when that gives text."""
+    provider = meta.get("provider")
+    topics = meta.get("topics")
+    values = [meta.get("title"), meta.get("excerpt"), provider.get("name") if isinstance(provider, dict) else None,
+              *(topics if isinstance(topics, list) else [topics])]
+    return any(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
 
 
 MAX_FLOW_BRACKETS = 10_000  # libyaml's composer recurses in C: ~30,000 nested brackets crash it
@@ -258,7 +278,7 @@ def _check_expansion(meta: dict, limit: int) -> None:
     size(meta)
 
 
-def _article_from(meta: dict, source: str, limits: Limits) -> Article:
+def _article_from(meta: dict, source: str, limits: Limits, body: str = "") -> Article:
     title = truncate(plain_title(meta.get("title")), limits.max_title_chars)
     if not title:
         raise Unreadable("missing title" if "title" not in meta else f"title is not text: {brief(_safe(meta.get('title')))}")
@@ -293,6 +313,8 @@ def _article_from(meta: dict, source: str, limits: Limits) -> Article:
         provider_name=provider_name,
         topics=_topics(meta.get("topics"), limits),
         image=_first_image(meta.get("images")),
+        provider_image=_first_image_url(provider.get("images")),
+        content=markdown_html(body, limits.max_body_chars) if body and not body.isspace() else "",
     )
     return _with_digest(article)
 
@@ -410,6 +432,11 @@ def _first_image(value: object) -> Image | None:
     return None
 
 
+def _first_image_url(value: object) -> str | None:
+    image = _first_image(value)
+    return image.url if image else None
+
+
 def _dimension(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
@@ -424,7 +451,8 @@ def _with_digest(article: Article) -> Article:
         article.link, article.title, article.summary, str(article.published.timestamp()),
         str(article.updated.timestamp()), "draft" if article.draft else "", article.provider_key,
         article.provider_name, "\x1e".join(f"{t.slug}\x1d{t.name}" for t in article.topics),
-        f"{image.url}\x1d{image.width}\x1d{image.height}\x1d{image.title}" if image else ""))
+        f"{image.url}\x1d{image.width}\x1d{image.height}\x1d{image.title}" if image else "",
+        article.provider_image or "", article.content))
     digest = hashlib.blake2b(fields.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     object.__setattr__(article, "digest", digest)
     return article

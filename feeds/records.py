@@ -50,6 +50,8 @@ class Article:
     provider_name: str
     topics: tuple[Topic, ...] = ()
     image: Image | None = None
+    provider_image: str | None = None  # the provider's logo (http(s) URL): its feed's image
+    content: str = ""  # the Markdown body as sanitised HTML; "" when there is none
     digest: str = ""  # changes whenever anything a feed shows changes
 
     __reduce__ = _by_position
@@ -100,6 +102,7 @@ class Limits:
     max_title_chars: int = 300
     max_name_chars: int = 100  # topic and provider names
     max_yaml_nodes: int = 10_000  # after alias expansion
+    max_body_chars: int = 100_000  # of Markdown body rendered into an item's content
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,9 @@ class Site:
     language: str = "en"
     description: str = ""
     items_per_feed: int = 50
+    icon: str = ""  # absolute URLs, or "": none
+    logo: str = ""
+    hubs: tuple[str, ...] = ()  # WebSub hubs, as feeds link to them
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -46,6 +46,23 @@ def clean_line(value: str) -> str:
     return _WHITESPACE.sub(" ", _UNPUBLISHABLE.sub("", value)).strip()
 
 
+def markdown_html(markdown: str, max_chars: int) -> str:
+    """An article's Markdown body as HTML for feed readers: CommonMark
+    (markdown-it-py), then sanitised by nh3 with its allow-list of tags and
+    attributes (no script, style, iframe, event handler or javascript: link)."""
+    markdown = _UNPUBLISHABLE.sub("", markdown[:max_chars])  # what is cut open, the sanitiser closes
+    html_text = _markdown().render(markdown)
+    return _UNPUBLISHABLE.sub("", nh3.clean(html_text, url_schemes={"http", "https", "mailto"},
+                                            link_rel="noopener noreferrer nofollow", strip_comments=True)).strip()
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+    # CommonMark leaves raw HTML in for the sanitiser to judge; tables and strikethrough as GitHub writes them.
+    return MarkdownIt("commonmark").enable("table").enable("strikethrough")
+
+
 def plain_text(markup: str) -> str:
     """Plain text from text that may hold HTML tags and entities.
 

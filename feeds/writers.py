@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from . import encodings
 from .exceptions import ExportError
 from .store import Entry, Manifest
 
 MANIFEST = ".feeds-manifest.json"
 _SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
 # Temporary files of an export that was killed before it could rename them.
-_LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)\.[A-Za-z0-9_]{6,}\.tmp$")
+_LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)(?:\.gz|\.br)?\.[A-Za-z0-9_]{6,}\.tmp$")
 _FOLDERS = ("", "topics", "providers")
 
 
@@ -39,6 +40,7 @@ class Rendered:
     version: str  # fingerprint of what it shows
     body: bytes
     newest: int  # Unix seconds of the newest change it shows (Last-Modified, unless edited since)
+    encoded: dict[str, bytes] = field(default_factory=dict)  # content coding -> compressed body
 
 
 @dataclass
@@ -50,22 +52,26 @@ class WriteReport:
 
 
 class ExportWriter:
-    """A folder for static hosting, with a manifest of what this tool wrote there."""
+    """A folder for static hosting, with a manifest of what this tool wrote
+    there. Beside every document lie its compressed copies (feed.atom.gz,
+    feed.atom.br) for servers that send precompressed files (nginx's
+    gzip_static and brotli_static): written and removed with the document."""
 
     def __init__(self, outdir: Path, settings: str):
         self.outdir = Path(outdir)
-        self.settings = settings
+        self.settings = f"{settings}+{encodings.settings()}"
         make_dir(self.outdir)
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
-        self._previous = _read_manifest(self.root, settings)
+        self._previous = _read_manifest(self.root, self.settings)
 
     def versions(self) -> dict[str, str | None]:
         """path -> version of every document in the folder that is as this tool left it."""
         held = {}
         for path, known in self._previous.items():
             target = safe_target(self.root, path, must_exist=False)
-            if target is not None and known[0] is not None and _size(target) == known[1]:
+            if (target is not None and known[0] is not None and _size(target) == known[1]
+                    and all(_size(_sibling(target, encoding)) for encoding in encodings.ENCODINGS)):
                 held[path] = known[0]
         return held
 
@@ -83,19 +89,19 @@ class ExportWriter:
             self._write_manifest(interim)
         for doc in rendered:
             target = safe_target(self.root, doc.path)
+            # The copies first: a server that finds the new document finds its new copies too.
+            for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
+                write_if_changed(_sibling(target, encoding), body)
             written = write_if_changed(target, doc.body)
             manifest[doc.path] = [doc.version, len(doc.body)]
             (report.written if written else report.unchanged).append(doc.path)
         for path in sorted(self._previous.keys() - wanted.keys()):
             target = safe_target(self.root, path, must_exist=False)
             if target is not None:
-                try:
-                    target.unlink()
+                for encoding in encodings.ENCODINGS:
+                    _remove(_sibling(target, encoding))
+                if _remove(target):
                     report.removed.append(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as error:
-                    raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
         self._write_manifest(manifest)
         self._previous = manifest
         return report
@@ -142,11 +148,15 @@ class StoreWriter:
         changed: dict[str, Entry | None] = {}
         now = int(self.clock())
         for doc in rendered:
-            etag = hashlib.blake2b(doc.body, digest_size=16).hexdigest()
+            etag = _etag(doc.body)
             previous = old.get(doc.path)
+            codings = {}
+            for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
+                codings[encoding] = (_etag(body), len(body))
+                self.store.put(codings[encoding][0], body)
             self.store.put(etag, doc.body)
             entry = Entry(etag, _last_modified(previous, etag, doc.newest, now), doc.fmt, len(doc.body),
-                          doc.version)
+                          doc.version, codings)
             documents[doc.path] = changed[doc.path] = entry
             (report.written if previous is None or previous.etag != etag else report.unchanged).append(doc.path)
         for path in sorted(old.keys() - wanted.keys()):
@@ -165,6 +175,11 @@ class StoreWriter:
         return report
 
 
+def _etag(body: bytes) -> str:
+    """A strong validator: each coding of a document has its own (RFC 9110 §8.8.3)."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
 def _last_modified(previous: Entry | None, etag: str, newest: int, now: int) -> int:
     if previous is not None and previous.etag == etag and previous.last_modified is not None:
         return previous.last_modified  # the same bytes again: the same date
@@ -176,6 +191,20 @@ def _last_modified(previous: Entry | None, etag: str, newest: int, now: int) -> 
 
 
 # --- files ----------------------------------------------------------------
+
+def _sibling(target: Path, encoding: str) -> Path:
+    return target.with_name(target.name + encodings.SUFFIXES[encoding])
+
+
+def _remove(target: Path) -> bool:
+    try:
+        target.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
+
 
 def _size(path: Path) -> int | None:
     # Size only: the manifest lives in the export, so it must be as deterministic as the rest.

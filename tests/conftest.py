@@ -111,8 +111,17 @@ def export_with_cli(content: Path, outdir: Path, config: Path, *extra) -> Export
 
 
 def exported_files(root: Path) -> list[Path]:
-    """Every file under root, hidden ones (the manifest) included."""
-    return sorted(Path(folder, name) for folder, _, names in os.walk(root) for name in names)
+    """Every file under root, hidden ones (the manifest) included, except the
+    precompressed copies (.gz, .br): test_compression checks each holds
+    exactly the bytes of its document, so what holds for one holds for both."""
+    return sorted(Path(folder, name) for folder, _, names in os.walk(root) for name in names
+                  if not name.endswith((".gz", ".br")))
+
+
+def compressed_copies(root: Path) -> list[Path]:
+    """The .gz and .br files of an export."""
+    return sorted(Path(folder, name) for folder, _, names in os.walk(root) for name in names
+                  if name.endswith((".gz", ".br")))
 
 
 def feed_paths(root: Path) -> list[str]:

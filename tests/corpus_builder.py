@@ -32,8 +32,9 @@ def article_text(**fields) -> str:
         "secured": SECRET,
     }
     defaults.update(fields)
+    body = defaults.pop("body", None) or ""  # the Markdown after the front matter
     meta = {k: v for k, v in defaults.items() if v is not None}
-    return "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n"
+    return "---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n" + body
 
 
 def write_article(folder: Path, name: str, **fields) -> Path:

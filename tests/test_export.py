@@ -19,7 +19,7 @@ from corpus_builder import (DEFAULT_ITEMS_PER_FEED, expected_articles, expected_
 from page_reader import FEED_PAGE_TAGS, PageReader
 
 UTC = timezone.utc
-SUMMARY = re.compile(r"(\d+) files written, (\d+) unchanged, (\d+) removed")
+SUMMARY = re.compile(r"(\d+) documents written, (\d+) unchanged, (\d+) removed")
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -31,7 +31,7 @@ def export(folder: Path, *extra):
     run = run_cli("export", folder / "out", "--content", folder / "content", "--base-url", "https://x.test/",
                   "--cache-dir", folder / "cache", *extra)
     assert run.code == 0, run.err
-    summary = re.search(r"\((\d+) parsed\).*?(\d+) files written, (\d+) unchanged, (\d+) removed", run.err)
+    summary = re.search(r"\((\d+) parsed\).*?(\d+) documents written, (\d+) unchanged, (\d+) removed", run.err)
     return run, dict(zip(("parsed", "written", "unchanged", "removed"), map(int, summary.groups())))
 
 
@@ -64,8 +64,10 @@ def test_an_added_article_rewrites_only_the_feeds_that_show_it(folder):
     _, after = export(folder)
     assert after["parsed"] == 1
     changed = {path for path, mtime in mtimes(folder / "out").items() if before.get(path) != mtime}
-    assert changed == {f"{feed}.{fmt}" for feed in ("feed", "topics/robotics", "providers/other.example")
-                       for fmt in ("atom", "rss", "json", "html")} | {"index.html", "feeds.opml", ".feeds-manifest.json"}
+    documents = {f"{feed}.{fmt}" for feed in ("feed", "topics/robotics", "providers/other.example")
+                 for fmt in ("atom", "rss", "json", "html")} | {"index.html", "feeds.opml"}
+    # Each with its precompressed copies, and nothing else.
+    assert changed == {f"{doc}{suffix}" for doc in documents for suffix in ("", ".gz", ".br")} | {".feeds-manifest.json"}
 
 
 def test_feeds_that_disappear_are_removed_and_nothing_else(folder):

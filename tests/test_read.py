@@ -476,6 +476,14 @@ def test_the_item_id_is_the_name_based_uuid_of_the_link_as_always(path):
     assert item_id(link) == uuid.uuid5(uuid.NAMESPACE_URL, link).urn
 
 
+@pytest.mark.parametrize("typed, title", [("08", "08"), ("-09", "-09"), ("0089", "0089"), ("8", "8"), ("010", "10")])
+def test_a_number_an_exporter_leaves_unquoted_keeps_its_leading_zero(typed, title):
+    """PyYAML (YAML 1.1) writes the string "08" unquoted, as it is no number
+    there; YAML 1.2 would read the integer 8."""
+    text = f"---\ntitle: {typed}\npublishedDateTime: 2024-01-01T00:00:00Z\nwebUrl: https://example.com/a\n---\n"
+    assert published(parse_article(text.encode(), "zero.md")).title == title
+
+
 def test_parse_article_needs_no_file(content):
     article = parse_article(article_text(title="From bytes").encode(), "memory.md")
     assert published(article).title == "From bytes" and article.source == "memory.md"

@@ -54,16 +54,28 @@ def _connects(port: int) -> bool:
         return False
 
 
+_SESSION: list[bytes] = []  # this test session's temporary folder: builders of other sessions are not ours
+
+
+@pytest.fixture(autouse=True)
+def _session_folder(tmp_path_factory):
+    _SESSION[:] = [str(tmp_path_factory.getbasetemp()).encode()]
+
+
 def builders(server: Server | None = None) -> dict[int, str]:
-    """pid -> command line of every running `feeds build` process (started by `server`'s processes)."""
+    """pid -> command line of every running `feeds build` process of this test
+    session (started by `server`'s processes)."""
     found = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
                 command = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+                if not (b"feeds" in command and b"build" in command):
+                    continue
+                ours = all(marker in Path(entry.path, "environ").read_bytes() for marker in _SESSION)
             except OSError:
                 continue
-            if b"feeds" in command and b"build" in command and _alive(int(entry.name)):
+            if ours and _alive(int(entry.name)):
                 if server is None or _is_descendant(int(entry.name), server):
                     found[int(entry.name)] = b" ".join(command).decode(errors="replace")
     return found

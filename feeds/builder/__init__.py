@@ -58,8 +58,12 @@ def index_path(config: Config, cache_dir: Path | None = None) -> Path:
 
 class Builder:
     def __init__(self, config: Config, writer, index: Path | None | str = "default", jobs: int = 1,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, pinger=None):
         self.config, self.site, self.writer = config, config.site, writer
+        if pinger is None and config.hubs and writer is not None:
+            from .websub import Pinger
+            pinger = Pinger(config.hubs)
+        self.pinger = pinger  # WebSub: the hubs told of every feed document a build changes
         self.content = Path(config.content)
         self.jobs, self.clock = jobs, clock
         self.index = Index(index_path(config) if index == "default" else index, index_identity(config))
@@ -90,7 +94,25 @@ class Builder:
         report = publish(self.index, self.site, self.writer, affected, now, {"problems": problems}, self.jobs)
         self.index.set_meta("published_at", str(now))
         self._due = False
+        if self.pinger is not None:
+            self._ping(report.write.written)
         return BuildReport(scan, report, time.monotonic() - started, problems)
+
+    def _ping(self, written: list[str]) -> None:
+        """Queue a WebSub ping of every feed document the writer has just
+        committed anew; sent in the background, never waited for here."""
+        from .websub import changed_feeds
+        urls = changed_feeds(self.site, written)
+        if urls:
+            from .. import read
+            read.FORK_IS_SAFE = False  # the pinger runs threads
+            self.pinger.notify(urls)
+
+    def flush_pings(self, timeout: float | None = None) -> None:
+        """At exit: give the hubs a short, bounded time to take what is queued."""
+        if self.pinger is not None:
+            from .websub import EXIT_WAIT
+            self.pinger.flush(EXIT_WAIT if timeout is None else timeout)
 
     def next_due(self) -> int | None:
         return self.index.next_due(int(self.clock()))
@@ -104,4 +126,6 @@ class Builder:
         return self.index.problems()
 
     def close(self) -> None:
+        if self.pinger is not None:
+            self.pinger.close()
         self.index.close()

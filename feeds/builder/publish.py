@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from ..collect import Collection, MAIN_FEED_PATH
+from ..encodings import compress
 from ..records import Feed, Site
 from ..render import FEED_DOCUMENTS, feed_updated, feed_version, pages_version, render_formats
 from ..render.pages import index_html, opml
@@ -105,7 +106,7 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
     for name, fmt in PAGES:
         if name in stale:
             body = index_html(collection, site) if fmt == "html" else opml(collection, site)
-            yield Rendered(name, fmt, pages, body, newest_of_pages)
+            yield Rendered(name, fmt, pages, body, newest_of_pages, compress(body))
     jobs_list = [(path, formats) for path, formats in sorted(stale_feeds.items())]
 
     def feeds() -> Iterator[tuple[Feed, list[str]]]:
@@ -130,7 +131,9 @@ def _render_feed(job: tuple[Feed, list[str], Site]) -> Iterable[Rendered]:
     version = feed_version(feed, site)
     newest = int(feed_updated(feed, site).timestamp())
     bodies = render_formats(feed, formats, site)
-    return [Rendered(f"{feed.path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest) for fmt in formats]
+    # Compressed here, on the rendering processes, once per version of each document.
+    return [Rendered(f"{feed.path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest, compress(bodies[fmt]))
+            for fmt in formats]
 
 
 def _render_feed_list(job) -> list[Rendered]:

@@ -82,6 +82,16 @@ def feed_updated(feed: Feed, site: Site) -> datetime:
     return max((a.updated for a in items(feed, site)), default=EPOCH)
 
 
+def feed_image(feed: Feed, site: Site) -> str:
+    """The feed's logo: a provider's own (from its newest item that names
+    one), else the site's; "" for none."""
+    if feed.kind == "provider":
+        for article in items(feed, site):
+            if article.provider_image:
+                return article.provider_image
+    return site.logo
+
+
 def topic_scheme(site: Site) -> str:
     return site.url("topics/")
 

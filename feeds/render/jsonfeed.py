@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..records import Article, Feed, Site
-from . import feed_description, feed_title, feed_url, items, page_url, provider_home, summary_text
+from . import feed_description, feed_image, feed_title, feed_url, items, page_url, provider_home, summary_text
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -15,10 +15,16 @@ def json_feed(feed: Feed, site: Site) -> bytes:
         "title": feed_title(feed, site),
         "home_page_url": page_url(feed, site),  # the feed's page
         "feed_url": feed_url(feed, "json", site),
+        **({"hubs": [{"type": "WebSub", "url": hub} for hub in site.hubs]} if site.hubs else {}),
         "description": feed_description(feed, site),
         "language": site.language,
-        "items": [_item(article) for article in items(feed, site)],
     }
+    image = feed_image(feed, site)
+    if image:
+        document["icon"] = image
+    if site.icon:
+        document["favicon"] = site.icon
+    document["items"] = [_item(article) for article in items(feed, site)]
     # Compact: with indentation the json module falls back to its pure-Python encoder.
     return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
@@ -29,6 +35,7 @@ def _item(article: Article) -> dict:
         "url": article.link,
         "title": article.title,
         "content_text": summary_text(article),
+        **({"content_html": article.content} if article.content else {}),
         "date_published": _rfc3339(article),
         "date_modified": article.updated.isoformat().replace("+00:00", "Z"),
         "authors": [{"name": article.provider_name, "url": provider_home(article)}],

@@ -10,10 +10,11 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..records import Feed, Image, Site
-from . import (feed_description, feed_title, feed_updated, feed_url, items, page_url,
+from . import (feed_description, feed_image, feed_title, feed_updated, feed_url, items, page_url,
                provider_home, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 GENERATOR = "feeds"
 SELF_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
@@ -77,6 +78,26 @@ class CreatorEntryExtension(BaseEntryExtension):
         return entry
 
 
+class HubExtension(BaseExtension):
+    """WebSub hubs in RSS: <atom:link rel="hub"> beside the atom:link
+    rel="self" feedgen writes (in Atom they are plain links). feedgen
+    declares the atom namespace in every RSS document."""
+
+    def __init__(self):
+        self._hubs: tuple[str, ...] = ()
+
+    def hubs(self, hubs: Sequence[str]) -> None:
+        self._hubs = tuple(hubs)
+
+    def extend_rss(self, rss_feed):
+        channel = rss_feed.find("channel")
+        self_link = channel.find(f"{{{ATOM_NS}}}link")
+        position = channel.index(self_link) + 1 if self_link is not None else len(channel)
+        for offset, hub in enumerate(self._hubs):
+            channel.insert(position + offset, xml_elem(f"{{{ATOM_NS}}}link", href=hub, rel="hub"))
+        return rss_feed
+
+
 def syndication(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
     """The Atom and/or RSS documents of a feed.
 
@@ -97,8 +118,11 @@ def _serialize(generator: FeedGenerator, fmt: str) -> bytes:
 
 
 def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
-    # The alternate, the feed's page, is also RSS's channel <link>.
+    # The alternate, the feed's page, is also RSS's channel <link> (feedgen
+    # takes the last link). WebSub hubs go next to the self link; RSS gets
+    # them from HubExtension.
     generator.link([{"href": feed_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
+                    *({"href": hub, "rel": "hub"} for hub in site.hubs),
                     {"href": page_url(feed, site), "rel": "alternate", "type": "text/html"}], replace=True)
 
 
@@ -108,6 +132,9 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
     fg.register_extension("media", MediaExtension, MediaEntryExtension)
     if rss:
         fg.register_extension("dc", CreatorExtension, CreatorEntryExtension, atom=False, rss=True)
+        if site.hubs:
+            fg.register_extension("websub", HubExtension, atom=False, rss=True)
+            fg.websub.hubs(site.hubs)
     updated = feed_updated(feed, site)
     fg.id(feed_url(feed, formats[0], site))  # Atom's only: RSS channels have no id
     fg.title(feed_title(feed, site))
@@ -117,6 +144,11 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.generator(GENERATOR)
+    if site.icon:
+        fg.icon(site.icon)  # Atom <icon>
+    image = feed_image(feed, site)
+    if image:
+        fg.logo(image)  # Atom <logo>, RSS <image> (titled and linked as the channel)
     if atom:
         fg.author(name=site.title, uri=site.base_url)
     scheme = topic_scheme(site)
@@ -137,6 +169,8 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
             if not atom:
                 # RSS descriptions are HTML: escape so readers show the plain text as written.
                 entry.description(html.escape(text, quote=False))
+        if article.content:  # Atom <content type="html">, RSS <content:encoded>
+            entry.content(article.content, type="html")
         if article.topics:  # one call: feedgen re-checks the whole list on every call
             entry.category([{"term": t.slug, "label": t.name, "scheme": scheme} for t in article.topics])
         entry.media.image(article.image)

@@ -60,7 +60,7 @@ class PollShortcut:
         if path is None or any(name in environ for name in self._OTHER_CONDITIONS):
             return self.app(environ, start_response)
         try:
-            prepared = self.documents.get(path)
+            prepared = self.documents.get(path, environ.get("HTTP_ACCEPT_ENCODING"))
         except Exception:  # noqa: BLE001 - Flask produces the proper error response
             return self.app(environ, start_response)
         if prepared is None:
@@ -75,7 +75,7 @@ class PollShortcut:
         return self.app(environ, start_response)
 
 
-_ENTITY_HEADERS = {"Content-Length", "Content-Type"}
+_ENTITY_HEADERS = {"Content-Length", "Content-Type", "Content-Encoding"}
 
 
 def health(store) -> tuple[int, dict]:
@@ -111,7 +111,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if not logging.getLogger("feeds").handlers and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
-    documents = Documents(store, config.cache_max_age)
+    documents = Documents(store, config.cache_max_age, config.site.hubs, config.base_url)
     supervisor = Supervisor(config, store) if config.builder == "auto" else None
     if supervisor is not None:
         supervisor.ensure_running()
@@ -119,7 +119,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["feeds.supervisor"] = supervisor
 
     def respond(path: str) -> Response:
-        prepared = documents.get(path)
+        prepared = documents.get(path, request.headers.get("Accept-Encoding"))
         if prepared is None:
             raise NotFound()
         response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(request)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from werkzeug.http import http_date
 
+from ..encodings import IDENTITY, choose
 from ..exceptions import StoreError
-from ..formats import MEDIA_TYPES
+from ..formats import FEED_FORMATS, MEDIA_TYPES
 from ..store import Entry, Manifest
 
 log = logging.getLogger("feeds")
@@ -46,9 +47,12 @@ class Prepared:
 
 
 class Documents:
-    def __init__(self, store, cache_max_age: int):
+    def __init__(self, store, cache_max_age: int, hubs: tuple[str, ...] = (), base_url: str = ""):
         self.store = store
         self.cache_control = f"public, max-age={cache_max_age}"
+        # WebSub discovery: a feed names its hubs and itself in Link headers too.
+        self._hub_links = "".join(f'<{hub}>; rel="hub", ' for hub in hubs)
+        self._base_url = base_url
         self._ready: dict[tuple[str, str], Prepared] = {}
         self._bytes = 0
         self._lock = threading.Lock()
@@ -69,19 +73,24 @@ class Documents:
             raise NotReady()
         return manifest
 
-    def get(self, path: str) -> Prepared | None:
-        """The current version of the document at path ("feed.atom"), None if there is none."""
+    def get(self, path: str, accept_encoding: str | None = None) -> Prepared | None:
+        """The current version of the document at path ("feed.atom"), in the
+        coding the Accept-Encoding header prefers; None if there is none."""
         entry = self.manifest().documents.get(path)
         if entry is None or not entry.etag:  # none, or removed (a tombstone keeping its last date)
             return None
-        key = (path, entry.etag)
+        encoding = choose(accept_encoding)
+        etag = entry.encodings[encoding][0] if encoding in entry.encodings else entry.etag
+        if etag == entry.etag:
+            encoding = IDENTITY
+        key = (path, etag)
         prepared = self._ready.get(key)
         now = int(time.time())
         if prepared is not None and (prepared.last_modified is not None or entry.last_modified is None
                                      or entry.last_modified > now):
             return prepared  # dated, or still not datable
-        body = prepared.body if prepared is not None else self._body(entry)
-        prepared = self._prepare(entry, body, now)
+        body = prepared.body if prepared is not None else self._body(etag)
+        prepared = self._prepare(entry, etag, encoding, body, now, path)
         with self._lock:
             old = self._ready.pop(key, None)
             self._bytes += len(body) - (len(old.body) if old else 0)
@@ -91,9 +100,9 @@ class Documents:
                 self._bytes -= len(dropped.body)
         return prepared
 
-    def _body(self, entry: Entry) -> bytes:
+    def _body(self, etag: str) -> bytes:
         try:
-            body = self.store.body(entry.etag)
+            body = self.store.body(etag)
         except StoreError as error:
             log.warning("%s", error)
             raise NotReady() from None
@@ -101,13 +110,19 @@ class Documents:
             raise NotReady()
         return body
 
-    def _prepare(self, entry: Entry, body: bytes, now: int) -> Prepared:
-        headers = [("Content-Type", MEDIA_TYPES[entry.fmt]), ("Content-Length", str(len(body))),
-                   ("ETag", f'"{entry.etag}"')]
+    def _prepare(self, entry: Entry, etag: str, encoding: str, body: bytes, now: int, path: str = "") -> Prepared:
+        headers = [("Content-Type", MEDIA_TYPES[entry.fmt]), ("Content-Length", str(len(body)))]
+        if encoding != IDENTITY:
+            headers.append(("Content-Encoding", encoding))
+        # Every response names the header it depends on, identity included, so
+        # that no shared cache hands a compressed body to a client that cannot read it.
+        headers += [("Vary", "Accept-Encoding"), ("ETag", f'"{etag}"')]
         dated = entry.last_modified is not None and entry.last_modified <= now
         if dated:
             headers.append(("Last-Modified", http_date(entry.last_modified)))
         headers += [("Cache-Control", self.cache_control), ("X-Content-Type-Options", "nosniff")]
+        if self._hub_links and entry.fmt in FEED_FORMATS:
+            headers.append(("Link", f'{self._hub_links}<{self._base_url}{path}>; rel="self"'))
         if entry.fmt == "html":
             headers += HTML_SECURITY_HEADERS
-        return Prepared(entry.etag, body, entry.last_modified if dated else None, tuple(headers))
+        return Prepared(etag, body, entry.last_modified if dated else None, tuple(headers))

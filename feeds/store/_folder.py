@@ -137,14 +137,15 @@ class FolderStore:
         for path, entry in (previous.documents.items() if previous else ()):
             now = manifest.documents.get(path)
             if now is None or now.etag != entry.etag:
-                try:
-                    os.utime(self._object(entry.etag))
-                except OSError:
-                    pass
+                for etag in entry.etags():
+                    try:
+                        os.utime(self._object(etag))
+                    except OSError:
+                        pass
 
     def collect_garbage(self, manifest: Manifest) -> int:
         """Remove bodies no longer named by the manifest and older than the grace period."""
-        keep = {entry.etag for entry in manifest.documents.values()}
+        keep = {etag for entry in manifest.documents.values() for etag in entry.etags()}
         removed, cutoff = 0, time.time() - GRACE_SECONDS
         objects = self.root / "objects"
         for folder in _listdir(objects):

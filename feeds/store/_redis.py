@@ -3,7 +3,7 @@ share the same bytes, ETags and Last-Modified.
 
     <ns>:head          JSON {version, built_at, stats} of the current version
     <ns>:manifest      hash: document path -> JSON entry
-    <ns>:body:<etag>   a body (superseded ones expire after GRACE_SECONDS)
+    <ns>:body:<etag>   a body, plain or compressed (superseded ones expire after GRACE_SECONDS)
     <ns>:lock          the builder's token, expiring unless renewed
     <ns>:heartbeat     Unix time of the builder's last renewal
 
@@ -36,10 +36,16 @@ for _ = 1, count do
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   end
   if old and old ~= ARGV[i + 1] then
-    local oldetag = cjson.decode(old)[1]
+    local oldentry = cjson.decode(old)
     local newetag = ''
     if ARGV[i + 1] ~= '' then newetag = cjson.decode(ARGV[i + 1])[1] end
-    if oldetag ~= newetag then redis.call('EXPIRE', KEYS[4] .. oldetag, tonumber(ARGV[#ARGV])) end
+    if oldentry[1] ~= newetag and oldentry[1] ~= '' then
+      redis.call('EXPIRE', KEYS[4] .. oldentry[1], tonumber(ARGV[#ARGV]))
+      -- its compressed bodies go with it
+      if type(oldentry[6]) == 'table' then
+        for _, coded in pairs(oldentry[6]) do redis.call('EXPIRE', KEYS[4] .. coded[1], tonumber(ARGV[#ARGV])) end
+      end
+    end
   end
   i = i + 2
 end

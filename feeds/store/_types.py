@@ -14,13 +14,21 @@ class Entry:
     fmt: str  # "atom", "rss", "json", "html", "opml"
     size: int
     version: str  # fingerprint of what it shows (the builder's, to know what to re-render)
+    # content coding ("br", "gzip") -> (ETag, size) of the body compressed so, stored under that ETag
+    encodings: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def encode(self) -> list:
-        return [self.etag, self.last_modified, self.fmt, self.size, self.version]
+        return [self.etag, self.last_modified, self.fmt, self.size, self.version,
+                {name: list(value) for name, value in sorted(self.encodings.items())}]
 
     @classmethod
     def decode(cls, value: list) -> "Entry":
-        return cls(*value)
+        codings = value[5] if len(value) > 5 else {}
+        return cls(*value[:5], {name: (etag, size) for name, (etag, size) in codings.items()})
+
+    def etags(self) -> list[str]:
+        """The ETags of every body this entry names."""
+        return [self.etag, *(etag for etag, _ in self.encodings.values())] if self.etag else []
 
 
 @dataclass(frozen=True, slots=True)

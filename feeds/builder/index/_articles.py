@@ -8,8 +8,8 @@ from typing import Iterable
 from ...records import Article, Image, Topic
 
 COLUMNS = ("source, link, id, published, updated, draft, title, summary, provider_key, provider_name, "
-           "topics, image_url, image_width, image_height, image_title, digest")
-_INSERT = f"INSERT OR REPLACE INTO articles ({COLUMNS}) VALUES ({', '.join('?' * 16)})"
+           "topics, image_url, image_width, image_height, image_title, digest, provider_image, content")
+_INSERT = f"INSERT OR REPLACE INTO articles ({COLUMNS}) VALUES ({', '.join('?' * 18)})"
 _SELECT = f"SELECT {COLUMNS} FROM articles"
 _TOPIC, _TOPICS = "\x1f", "\x1e"  # text fields never hold control characters
 
@@ -21,7 +21,8 @@ def to_row(article: Article) -> tuple:
             article.provider_key, article.provider_name,
             _TOPICS.join(f"{t.slug}{_TOPIC}{t.name}" for t in article.topics),
             image.url if image else None, image.width if image else None,
-            image.height if image else None, image.title if image else None, article.digest)
+            image.height if image else None, image.title if image else None, article.digest,
+            article.provider_image, article.content)
 
 
 _topics_cache: dict[str, tuple[Topic, ...]] = {}
@@ -30,7 +31,7 @@ _UTC = timezone.utc
 
 def from_row(row: tuple) -> Article:
     (source, link, id_, published, updated, draft, title, summary, provider_key, provider_name,
-     topics, image_url, image_width, image_height, image_title, digest) = row
+     topics, image_url, image_width, image_height, image_title, digest, provider_image, content) = row
     parsed = _topics_cache.get(topics)
     if parsed is None:
         parsed = tuple(Topic(*pair.split(_TOPIC, 1)) for pair in topics.split(_TOPICS)) if topics else ()
@@ -39,7 +40,7 @@ def from_row(row: tuple) -> Article:
     return Article(source, id_, link, title, summary, datetime.fromtimestamp(published, _UTC),
                    datetime.fromtimestamp(updated, _UTC), bool(draft), provider_key, provider_name,
                    parsed, Image(image_url, image_width, image_height, image_title) if image_url else None,
-                   digest)
+                   provider_image, content, digest)
 
 
 def memberships(article: Article) -> list[tuple[str, str]]:

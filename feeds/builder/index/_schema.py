@@ -105,6 +105,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX files_unsettled ON files (bucket) WHERE stamp = 0;
     CREATE INDEX files_with_problems ON files (source) WHERE problem IS NOT NULL;
     """,
+    # 3 -> 4: what richer items show (read again: parsing settings are part of the index's identity)
+    """
+    ALTER TABLE articles ADD COLUMN provider_image TEXT;           -- the provider's logo, its feed's image
+    ALTER TABLE articles ADD COLUMN content TEXT NOT NULL DEFAULT '';  -- the body as sanitised HTML
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -192,6 +192,7 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_build(config: Config, args: argparse.Namespace) -> int:
+    from .render import settings_version
     from .store import open_store
     from .writers import StoreWriter
     if args.parent:
@@ -208,7 +209,7 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
     stop = threading.Event()
     _keep_lock(store, stop)
     try:
-        builder = _builder(config, args, StoreWriter(store))
+        builder = _builder(config, args, StoreWriter(store, settings_version(config.site)))
 
         def first() -> None:
             result = builder.build()

@@ -125,22 +125,28 @@ class StoreWriter:
 
     GARBAGE_EVERY = 300.0  # seconds between collections of superseded bodies
 
-    def __init__(self, store, clock=time.time):
+    def __init__(self, store, settings: str = "", clock=time.time):
         self.store = store
+        # Code and site settings: documents stored by another release or with
+        # other settings are all made again, as ExportWriter does.
+        self.settings = f"{settings}+{encodings.settings()}"
         self.clock = clock
         self._collected_at = 0.0
 
     def versions(self) -> dict[str, str | None]:
         manifest = self.store.current()
-        return {path: entry.version for path, entry in manifest.documents.items() if entry.etag} if manifest else {}
+        if manifest is None or manifest.stats.get("settings") != self.settings:
+            return {}
+        return {path: entry.version for path, entry in manifest.documents.items() if entry.etag}
 
     def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
                 stats: dict | None = None) -> WriteReport:
         report = WriteReport()
         current = self.store.current()
         old = current.documents if current else {}
+        same_settings = current is not None and current.stats.get("settings") == self.settings
         documents = {path: old[path] for path in wanted
-                     if path in old and old[path].etag and old[path].version == wanted[path]}
+                     if same_settings and path in old and old[path].etag and old[path].version == wanted[path]}
         report.unchanged.extend(documents)
         # A removed document stays as a tombstone: its last date, so that one
         # published again later is dated after anything a client may hold.
@@ -165,7 +171,8 @@ class StoreWriter:
                 report.removed.append(path)
         version = (current.version if current else 0) + 1
         epoch = current.epoch if current and current.epoch else secrets.token_hex(8)
-        manifest = Manifest(version, self.clock(), dict(stats or {}), documents, epoch)
+        stats = {**(stats or {}), "settings": self.settings}
+        manifest = Manifest(version, self.clock(), stats, documents, epoch)
         if changed or current is None or stats != current.stats:
             self.store.commit(manifest, changed)
             report.store_version = version

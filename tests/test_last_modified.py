@@ -133,3 +133,15 @@ def test_a_document_removed_and_published_again_is_dated_after_anything_sent_bef
     assert Documents(publisher.store, 60).get("feed.atom") is None  # a 404 while removed
     publisher.now += 60
     assert publisher.publish("one", MARCH) > edited
+
+
+def test_a_store_written_by_another_release_or_settings_is_made_again(publisher):
+    """Document versions fingerprint the articles, not the code: a store left by
+    another release (or other site settings) must not be trusted, or its
+    documents would lack what this one adds (codings, links) until they change."""
+    publisher.publish("one", MARCH)
+    assert publisher.writer.versions() == {"feed.atom": "v-one"}
+    other = StoreWriter(publisher.store, settings="another release", clock=lambda: publisher.now)
+    assert other.versions() == {}
+    other.publish({"feed.atom": "v-one"}, ["feed.atom"], [Rendered("feed.atom", "atom", "v-one", b"one, again", MARCH)])
+    assert other.versions() == {"feed.atom": "v-one"} and publisher.writer.versions() == {}

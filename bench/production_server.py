@@ -43,13 +43,13 @@ from web_vs_bare import PYTHON, ROOT, free_port, rss_kb, wrk  # noqa: E402 - the
 PROBE_TIMEOUT = 5.0
 
 
-def production_command(port: int, target: str = "wsgi:app") -> list[str]:
+def production_command(port: int, target: str = "wsgi:app", access_log: bool = True) -> list[str]:
     """The command `make run` runs, on another port (and, for the bare callable, another target)."""
     printed = subprocess.run(["make", "-s", "--no-print-directory", "server-command", f"PORT={port}",
                               f"BIN={PYTHON.parent}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     command = shlex.split(printed)
     assert command[-1] == "wsgi:app", command
-    return command[:-1] + [target]
+    return [option for option in command[:-1] if access_log or option != "--access-log"] + [target]
 
 
 class Server:
@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--slow", default="12,300,1000,3000", help="counts of slow connections, comma-separated")
     parser.add_argument("--cache-dir", help="reuse this cache folder (its store) instead of a new one")
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="run both granian servers without the production command's --access-log")
     args = parser.parse_args()
     slow_counts = [int(n) for n in args.slow.split(",") if n]
     cache = args.cache_dir or tempfile.mkdtemp(prefix="feeds-bench-cache-")
@@ -178,9 +180,10 @@ def main() -> None:
            "FEEDS_BASE_URL": "https://bench.example/"}
     print(versions())
     port = free_port()
-    print("production command:", shlex.join(production_command(port)))
+    logged = not args.no_access_log
+    print("production command:", shlex.join(production_command(port, access_log=logged)))
 
-    app = Server("granian app", production_command(port), env, port)
+    app = Server("granian app", production_command(port, access_log=logged), env, port)
     servers = [app]
     try:
         built = app.wait_for("/healthz")
@@ -193,7 +196,7 @@ def main() -> None:
         gunicorn = Server("gunicorn app", [str(PYTHON), "-m", "gunicorn", "-w", "2", "--bind", f"127.0.0.1:{port}",
                                            "wsgi:app"], env, port)
         port = free_port()
-        bare = Server("granian bare", production_command(port, "bench.bare_wsgi:app"),
+        bare = Server("granian bare", production_command(port, "bench.bare_wsgi:app", logged),
                       {"BARE_BODY": str(body_file), "BARE_ETAG": etag, "BARE_TYPE": headers["content-type"]}, port)
         servers += [gunicorn, bare]
         for server in servers:
@@ -226,6 +229,8 @@ def main() -> None:
         print("memory after the load (RSS, main process + workers): "
               + ", ".join(f"{name} {kb / 1024:.0f} MB" for name, kb in memory.items()))
 
+        if not slow_counts:
+            return
         bare.stop()
         servers.remove(bare)
         port = free_port()

@@ -57,8 +57,11 @@ class PollShortcut:
             self.supervisor.ensure_running()
         method = environ.get("REQUEST_METHOD")
         path = locate(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
-        if path is None or any(name in environ for name in self._OTHER_CONDITIONS):
+        if path is None:
             return self.app(environ, start_response)
+        for name in self._OTHER_CONDITIONS:  # a loop, not any(): this runs on every poll
+            if name in environ:
+                return self.app(environ, start_response)
         try:
             prepared = self.documents.get(path, environ.get("HTTP_ACCEPT_ENCODING"))
         except Exception:  # noqa: BLE001 - Flask produces the proper error response
@@ -69,13 +72,10 @@ class PollShortcut:
         if validator is None:
             start_response("200 OK", list(prepared.headers))
             return [prepared.body] if method == "GET" else []
-        if validator == f'"{prepared.etag}"':
-            start_response("304 Not Modified", [h for h in prepared.headers if h[0] not in _ENTITY_HEADERS])
+        if validator == prepared.validator:
+            start_response("304 Not Modified", list(prepared.not_modified))
             return []
         return self.app(environ, start_response)
-
-
-_ENTITY_HEADERS = {"Content-Length", "Content-Type", "Content-Encoding"}
 
 
 def health(store) -> tuple[int, dict]:

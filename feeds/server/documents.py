@@ -44,6 +44,8 @@ class Prepared:
     body: bytes
     last_modified: int | None  # None, or later than the clock: sent without Last-Modified
     headers: tuple[tuple[str, str], ...]
+    validator: str = ""  # the ETag as If-None-Match sends it back
+    not_modified: tuple[tuple[str, str], ...] = ()  # the headers of its 304 response
 
 
 class Documents:
@@ -125,4 +127,6 @@ class Documents:
             headers.append(("Link", f'{self._hub_links}<{self._base_url}{path}>; rel="self"'))
         if entry.fmt == "html":
             headers += HTML_SECURITY_HEADERS
-        return Prepared(etag, body, entry.last_modified if dated else None, tuple(headers))
+        # A 304 repeats the validators and caching headers, not the body's.
+        not_modified = tuple(h for h in headers if h[0] not in ("Content-Length", "Content-Type", "Content-Encoding"))
+        return Prepared(etag, body, entry.last_modified if dated else None, tuple(headers), f'"{etag}"', not_modified)

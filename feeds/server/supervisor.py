@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import weakref
 from dataclasses import asdict
 
 log = logging.getLogger("feeds")
@@ -30,16 +31,22 @@ class Supervisor:
         self._stop = threading.Event()
         self._child: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._started = False  # the checking thread runs in this process
+        # A forked worker has no checking thread: it starts its own on its first
+        # request (ensure_running runs on every request: no getpid() there).
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forgotten(this))
 
     def ensure_running(self) -> None:
         """Start the checking thread in this process (again after a fork)."""
-        if self._pid == os.getpid():
+        if self._started:
             return
         with self._lock:
-            if self._pid == os.getpid():
+            if self._started:
                 return
             self._pid, self._child, self._stop = os.getpid(), None, threading.Event()
             threading.Thread(target=self._run, name="feeds-builder-supervisor", daemon=True).start()
+            self._started = True
 
     def close(self) -> None:
         self._stop.set()
@@ -70,3 +77,10 @@ class Supervisor:
         return subprocess.Popen([sys.executable, "-m", "feeds", "build", "--watch", "--if-free",
                                  "--parent", str(os.getpid())],
                                 env=env, stdin=subprocess.DEVNULL, close_fds=True)
+
+
+def _forgotten(supervisor_ref) -> None:
+    supervisor = supervisor_ref()
+    if supervisor is not None:
+        supervisor._started = False
+        supervisor._lock = threading.Lock()  # a lock held by a thread the fork left behind

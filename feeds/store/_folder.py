@@ -2,6 +2,7 @@
 server processes on the host read it.
 
     manifest.json           the current complete version (replaced by rename: the commit)
+    head                    16 bytes: the version the builder is committing (see current())
     objects/ab/abcdef...    bodies, named by their ETag, written before the manifest names them
     builder.lock            held (flock) by the one builder of this store
     heartbeat               touched by that builder every second
@@ -13,7 +14,11 @@ only after GRACE_SECONDS.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import mmap
 import os
+import struct
+import threading
 import time
 from pathlib import Path
 
@@ -22,26 +27,83 @@ from ._types import Entry, Manifest
 
 GRACE_SECONDS = 600.0
 MANIFEST = "manifest.json"
+HEAD = "head"
+_HEAD = struct.Struct("<qQ")  # version, hash of the epoch
+RECHECK_SECONDS = 1.0  # a server stats the manifest at least this often, whatever the head says
 
 
 class FolderStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.name = str(self.root)
+        self._manifest_path = os.path.join(self.name, MANIFEST)
+        self._head_path = os.path.join(self.name, HEAD)
         self._seen: tuple | None = None
         self._manifest: Manifest | None = None
         self._lock_fd: int | None = None
+        self._head_fd: int | None = None  # the builder's
+        self._head_map: mmap.mmap | None = None  # a server's view of the head
+        self._head_inode: int | None = None
+        self._head_seen: bytes | None = None  # the head that names self._manifest
+        self._recheck_at = 0.0
+        self._mapping = threading.Lock()
 
     # --- reading (servers) -------------------------------------------------
 
     def current(self) -> Manifest | None:
-        """The newest complete version, or None before the first build."""
+        """The newest complete version, or None before the first build.
+
+        Servers call this on every request, so that none ever sends a version
+        older than one another has sent. Reading the head (mapped memory, no
+        system call) is enough while it names the manifest already loaded: a
+        system call would hand the interpreter lock to another thread, and
+        that was a fifth of a worker's time. The builder writes the head
+        before it renames the new manifest into place, so whoever can have
+        seen a new manifest sees a new head too; the manifest is stat-ed
+        whenever the head differs, and at least every RECHECK_SECONDS."""
+        head = self._head_map[:16] if self._head_map is not None else None
+        if head is not None and head == self._head_seen and time.monotonic() < self._recheck_at:
+            return self._manifest
+        return self._checked(head)
+
+    def _checked(self, head: bytes | None) -> Manifest | None:
+        self._recheck_at = time.monotonic() + RECHECK_SECONDS
+        self._map_head()
+        manifest = self._stat_manifest()
+        if manifest is not None and head is not None and head == _head_of(manifest):
+            self._head_seen = head
+        else:
+            self._head_seen = None
+        return manifest
+
+    def _map_head(self) -> None:
+        """Map the head file, again if it was replaced (the store folder made anew)."""
         try:
-            stat = os.stat(self.root / MANIFEST)
+            inode = os.stat(self._head_path).st_ino
+        except OSError:
+            return
+        if inode == self._head_inode:
+            return
+        with self._mapping:
+            try:
+                fd = os.open(self._head_path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return
+            try:
+                if os.fstat(fd).st_size >= _HEAD.size:
+                    self._head_map, self._head_inode = mmap.mmap(fd, _HEAD.size, access=mmap.ACCESS_READ), inode
+            except (OSError, ValueError):
+                pass
+            finally:
+                os.close(fd)
+
+    def _stat_manifest(self) -> Manifest | None:
+        try:
+            stat = os.stat(self._manifest_path)
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise StoreError(f"{self.root / MANIFEST}: cannot read: {error.strerror}") from None
+            raise StoreError(f"{self._manifest_path}: cannot read: {error.strerror}") from None
         seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if seen != self._seen:
             try:
@@ -103,6 +165,9 @@ class FolderStore:
         self._lock_fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        current = self.current()
+        if current is not None:  # a store from before heads, or a head lost: servers take the fast path again
+            self._write_head(current)
         self.renew()
         return True
 
@@ -131,6 +196,7 @@ class FolderStore:
 
     def commit(self, manifest: Manifest, changed: dict | None = None) -> None:
         previous = self.current()
+        self._write_head(manifest)  # first: see current()
         _atomic_write(self.root / MANIFEST, manifest.encode())
         self._manifest, self._seen = manifest, None
         # The grace period of a superseded body runs from now, not from when it was written.
@@ -142,6 +208,16 @@ class FolderStore:
                         os.utime(self._object(etag))
                     except OSError:
                         pass
+
+    def _write_head(self, manifest: Manifest) -> None:
+        """Written in place, never truncated or replaced: servers map it."""
+        try:
+            if self._head_fd is None:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._head_fd = os.open(self._head_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            os.pwrite(self._head_fd, _head_of(manifest), 0)
+        except OSError as error:
+            raise StoreError(f"{self._head_path}: cannot write: {error.strerror}") from None
 
     def collect_garbage(self, manifest: Manifest) -> int:
         """Remove bodies no longer named by the manifest and older than the grace period."""
@@ -161,6 +237,11 @@ class FolderStore:
 
     def _object(self, etag: str) -> Path:
         return self.root / "objects" / etag[:2] / etag
+
+
+def _head_of(manifest: Manifest) -> bytes:
+    epoch = int.from_bytes(hashlib.blake2b(manifest.epoch.encode(), digest_size=8).digest(), "little")
+    return _HEAD.pack(manifest.version, epoch)
 
 
 def _listdir(path: Path) -> list[str]:

@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--strict", action="store_true", help="exit 1 if there is any problem")
     caching(sub)
     caching(command("list", cmd_list, "list topics and providers with their article counts"))
-    sub = command("serve", cmd_serve, "serve the feeds over HTTP (for development; use gunicorn in production)")
+    sub = command("serve", cmd_serve, "serve the feeds over HTTP (for development; `make run` shows the production server)")
     sub.add_argument("--host", default="127.0.0.1")
     sub.add_argument("--port", type=int, default=8000)
     sub.add_argument("--base-url", metavar="URL", help="public address of the server")

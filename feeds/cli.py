@@ -271,7 +271,8 @@ def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = 
     def report(result) -> None:
         if not quiet:
             logging.getLogger("feeds").info("%s", result.line())
-    watch(builder, stop, mode=config.watch, poll_interval=config.reload_interval, report=report, first=first)
+    watch(builder, stop, mode=config.watch, poll_interval=config.reload_interval, report=report, first=first,
+          rescan_interval=config.rescan_interval)
     stop.set()
 
 

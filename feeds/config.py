@@ -42,6 +42,7 @@ class Config:
     store_dir: Path | None = None  # the local document store; None: inside cache_dir
     builder: str = "auto"  # "auto": servers start a builder when none runs; "off": never
     watch: str = "events"  # "events": file-system events; "poll": scan every reload_interval
+    rescan_interval: float = 600.0  # with events: a full scan this often anyway (events can be lost)
     websub_hubs: str = ""  # WebSub hubs, space-separated: linked from every feed, told of every change
     icon: str = ""  # the site's small square icon (favicon), a URL or a path under base_url
     logo: str = ""  # the site's larger image (2:1 or square), likewise
@@ -141,6 +142,8 @@ def _validated(config: Config) -> Config:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)}")
     if config.reload_interval <= 0:
         raise ConfigError(f"reload_interval must be positive, got {config.reload_interval}")
+    if config.rescan_interval <= 0:
+        raise ConfigError(f"rescan_interval must be positive, got {config.rescan_interval}")
     if config.builder not in BUILDER_MODES:
         raise ConfigError(f"builder must be one of {', '.join(BUILDER_MODES)}, got {config.builder!r}")
     if config.watch not in WATCH_MODES:

@@ -2,6 +2,10 @@
 inotify on Linux), or a full scan every `poll_interval` seconds where the
 file system gives no events, and a wake-up when a scheduled article is due.
 
+Events can be lost without a word: an inotify queue that overflows, a file
+changed through a hard link or a mount outside the watched folder. So with
+events too, the whole folder is scanned every `rescan_interval` seconds.
+
 Watching starts before the first build, so a change made while it runs is
 never missed: at worst it is read twice.
 """
@@ -18,7 +22,7 @@ DEBOUNCE_MS, STEP_MS = 400, 30  # a burst of changes ends 30 ms after its last e
 
 
 def watch(builder, stop: threading.Event, mode: str = "events", poll_interval: float = 2.0,
-          report=None, first=None) -> None:
+          report=None, first=None, rescan_interval: float = 600.0) -> None:
     """Run until `stop` is set. `first()` runs once watching has begun (the
     initial build); `report(build_report)` is called after each change."""
     report = report or (lambda result: log.info("%s", result.line()))
@@ -33,7 +37,7 @@ def watch(builder, stop: threading.Event, mode: str = "events", poll_interval: f
     first()
     if watcher is not None:
         with watcher:
-            _watch_events(builder, watcher, stop, report)
+            _watch_events(builder, watcher, stop, report, rescan_interval)
     else:
         _watch_polling(builder, stop, poll_interval, report)
 
@@ -44,13 +48,18 @@ def _events(content):
     return RustNotify([str(content)], False, False, 300, True, True)
 
 
-def _watch_events(builder, watcher, stop: threading.Event, report) -> None:
+def _watch_events(builder, watcher, stop: threading.Event, report, rescan_interval: float) -> None:
+    next_scan = time.monotonic() + rescan_interval
     while not stop.is_set():
         changes = watcher.watch(DEBOUNCE_MS, STEP_MS, TICK_MS, stop)
         if changes in ("stop", "signal"):
             return
         if changes != "timeout" and changes:
             _build(builder, report, {path for _change, path in changes})
+        elif time.monotonic() >= next_scan:
+            started = time.monotonic()
+            _build(builder, report, None, quiet_if_unchanged=True)
+            next_scan = time.monotonic() + max(rescan_interval, 20 * (time.monotonic() - started))
         elif _due(builder):
             _build(builder, report, [])
 

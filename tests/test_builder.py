@@ -197,3 +197,30 @@ def test_any_sequence_of_changes_gives_the_bytes_of_a_cold_build(content, tmp_pa
         clock.now += rng.choice([0, 60, 1800])
         builder.build()
         assert tree(tmp_path / "out") == cold(content, tmp_path, clock), f"after step {step}: {action}"
+
+
+def test_scanning_processes_hold_no_descriptor_of_the_builder(tmp_path):
+    """A warm scan forks children; had they kept the builder's descriptors,
+    they would hold the store's lock past a builder killed mid-scan, and
+    delay the next builder's takeover."""
+    import time as _time
+    from feeds.builder.scan import _SharedScan
+    from feeds.store import FolderStore
+
+    for i in range(20):
+        write_article(tmp_path / "content", f"a{i}.md", webUrl=f"https://example.com/{i}")
+    store = FolderStore(tmp_path / "store")
+    assert store.acquire()
+    lock = os.path.realpath(tmp_path / "store" / "builder.lock")
+    scan = _SharedScan(str(tmp_path / "content"), 2, _time.time_ns())
+    try:
+        scan.sums()  # the children now wait for orders
+        for pid, _, _ in scan.children:
+            held = {os.path.realpath(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+            assert lock not in held
+            assert len(os.listdir(f"/proc/{pid}/fd")) <= 5  # stdin, stdout, stderr and its two pipes
+        assert FolderStore(tmp_path / "store").builder_alive()
+    finally:
+        scan.close()
+        store.release()
+    assert FolderStore(tmp_path / "store").acquire(), "the lock is free once the builder lets go"

@@ -93,11 +93,9 @@ class _SharedScan:
                 pid = os.fork()
                 if pid == 0:  # the child
                     try:
-                        os.close(down_write)
-                        os.close(up_read)
-                        for _, down, up in self.children:  # its siblings' pipes: theirs to close
-                            os.close(down.fileno())
-                            os.close(up.fileno())
+                        # Only its two pipes: above all not the store's lock, which a
+                        # child would otherwise hold on past a builder killed mid-scan.
+                        _close_all_but(down_read, up_write)
                         _scan_share(top, share, jobs, racy, down_read, up_write)
                     finally:
                         os._exit(0)
@@ -142,6 +140,15 @@ class _SharedScan:
                     pass
             os.waitpid(pid, 0)
         self.children = []
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every file descriptor above stderr except `keep`."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _scan_share(top: str, share: int, jobs: int, racy: int, down: int, up: int) -> None:

@@ -33,6 +33,7 @@ from feeds.builder import websub
 from feeds.builder.websub import Pinger
 from feeds.config import load_config
 from test_gunicorn import Server, free_port, wait_for
+from test_servers import _connects
 
 TESTS = Path(__file__).resolve().parent
 REDIS = shutil.which("redis-server")
@@ -542,10 +543,3 @@ def test_a_websub_hub_delivers_a_new_article_to_its_subscribers(tmp_path):
 def _environment() -> dict:
     return {name: value for name, value in os.environ.items() if not name.startswith("FEEDS_")}
 
-
-def _connects(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False

@@ -35,11 +35,23 @@ def _not_read(reason: str, name: str) -> "NotRead":
     return value
 
 
+class FlatFolder:
+    """A folder holding only article files (a flat archive of a million), given
+    whole when the walk is `batched`: `path` ends with a separator, and each
+    name's relative name is `prefix + name`. The names are in no particular order."""
+
+    __slots__ = ("prefix", "path", "names")
+
+    def __init__(self, prefix: str, path: str, names: list[str]):
+        self.prefix, self.path, self.names = prefix, path, names
+
+
 _LOOP = NotRead("symbolic link loop: points to an enclosing folder (not followed)")
 _FOLDER_LOOP = NotRead("folder loop: the same folder as an enclosing folder (not followed)")
 
 
-def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered: bool = True):
+def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered: bool = True,
+                     batched: bool = False):
     """(relative name, DirEntry) of every *.md under top, sorted, depth first;
     (relative name, reason) for what is not read: a folder that cannot be
     listed, a linked folder that would loop or was already read.
@@ -69,11 +81,11 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered:
         return
     ancestors = set(enclosing)
     ancestors.add(here)
-    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {}, ordered)
+    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {}, ordered, batched)
 
 
 def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders: dict, files: dict,
-          ordered: bool = True):
+          ordered: bool = True, batched: bool = False):
     """_article_entries of one real folder, `here`, already counted as read.
 
     ancestors: the real folders from the top down to here; folders: every real
@@ -98,7 +110,8 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
     special = [(entry.name, 0, entry) for entry, is_regular in zip(entries, regular) if not is_regular]
     articles = [entry for entry, is_regular in zip(entries, regular) if is_regular and
                 entry.name.endswith(ARTICLE_SUFFIX) and (len(entry.name) >= 16 or entry.name.lower() not in NOT_ARTICLES)]
-    plain = [(entry.name, entry.inode()) for entry in articles]  # d_ino; the entries are not kept
+    names = [entry.name for entry in articles]
+    numbers = [entry.inode() for entry in articles]  # d_ino; the entries are not kept
     del entries, regular, articles
     device = here[0]
     given = files.get(device)
@@ -106,14 +119,14 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
         given = files[device] = set()
     join = os.path.join
     if not special:  # a folder of files only (a flat archive of a million): the fast path
-        numbers = [number for _, number in plain]
         if len(set(numbers)) == len(numbers) and given.isdisjoint(numbers):  # no file met twice
             given.update(numbers)
-            names = [name for name, _ in plain]
-            del plain, numbers
+            del numbers
             if ordered:  # (a warm scan only compares stamps: any order will do)
                 names.sort()
-            if prefix:
+            if batched:
+                yield FlatFolder(prefix, top + os.sep, names)
+            elif prefix:
                 for name in names:
                     yield prefix + name, join(top, name)
             else:
@@ -121,7 +134,9 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
                 for name in names:
                     yield name, top + name
             return
-        plain.sort()
+    plain = sorted(zip(names, numbers))
+    del names, numbers
+    if not special:
         for name, number in plain:
             count = len(given)
             given.add(number)
@@ -165,7 +180,7 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             else:
                 inside = folders[real] = f"{prefix}{name}/"
                 ancestors.add(real)
-                yield from _walk(entry.path, inside, real, ancestors, folders, files, ordered)
+                yield from _walk(entry.path, inside, real, ancestors, folders, files, ordered, batched)
                 ancestors.discard(real)
             continue
         count = len(seen)
@@ -198,14 +213,15 @@ def list_article_files(top: str, under: str = "") -> list[tuple[str, tuple | str
     return _listing(article_entries(top, under), stamps=True)
 
 
-def article_entries(top: str, under: str = "", ordered: bool = True):
+def article_entries(top: str, under: str = "", ordered: bool = True, batched: bool = False):
     """(relative name, DirEntry) of every article file under `under` (all of
     top when ""), and (relative name, reason) for what is not read.
 
     A link in the subtree to a folder above it (or to top) is a loop as in the
     whole walk. Nothing when `under` is not a folder, leaves top, or is
     hidden or reached through a loop; `under` itself a link that loops is
-    reported as the whole walk would.
+    reported as the whole walk would. `batched`: a folder of article files
+    only comes as one FlatFolder instead of a pair per file.
     """
     import stat
 
@@ -213,7 +229,7 @@ def article_entries(top: str, under: str = "", ordered: bool = True):
     if any(part == ".." or part.startswith(".") for part in parts):
         return
     if not parts:
-        yield from _article_entries(top, ordered=ordered)
+        yield from _article_entries(top, ordered=ordered, batched=batched)
         return
     enclosing, path = [], top
     for part in [None, *parts]:
@@ -231,7 +247,7 @@ def article_entries(top: str, under: str = "", ordered: bool = True):
                 yield "/".join(parts), _LOOP if os.path.islink(path) else _FOLDER_LOOP
             return
         enclosing.append(real)
-    yield from _article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1]), ordered)
+    yield from _article_entries(path, "/".join(parts) + "/", tuple(enclosing[:-1]), ordered, batched)
 
 
 def _listing(entries, stamps: bool) -> list[tuple[str, tuple | str | None]]:

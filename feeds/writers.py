@@ -64,15 +64,23 @@ class ExportWriter:
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
         self._previous = _read_manifest(self.root, self.settings)
+        self._held: dict[str, str | None] | None = None
 
     def versions(self) -> dict[str, str | None]:
-        """path -> version of every document in the folder that is as this tool left it."""
+        """path -> version of every document in the folder that is as this tool
+        left it; looked at once until the next publish."""
+        if self._held is not None:
+            return self._held
         held = {}
+        root = f"{self.root}{os.sep}"
+        suffixes = [encodings.SUFFIXES[encoding] for encoding in encodings.ENCODINGS]
         for path, known in self._previous.items():
-            target = safe_target(self.root, path, must_exist=False)
-            if (target is not None and known[0] is not None and _size(target) == known[1]
-                    and all(_size(_sibling(target, encoding)) for encoding in encodings.ENCODINGS)):
+            if known[0] is None or not _SAFE_RELPATH.match(path):
+                continue
+            target = root + path  # text, not Path: this runs for every document of an export
+            if _size(target) == known[1] and all(_size(target + suffix) for suffix in suffixes):
                 held[path] = known[0]
+        self._held = held
         return held
 
     def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
@@ -104,6 +112,7 @@ class ExportWriter:
                     report.removed.append(path)
         self._write_manifest(manifest)
         self._previous = manifest
+        self._held = None
         return report
 
     def _write_manifest(self, files: dict[str, list]) -> None:
@@ -213,10 +222,10 @@ def _remove(target: Path) -> bool:
         raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
 
 
-def _size(path: Path) -> int | None:
+def _size(path: str) -> int | None:
     # Size only: the manifest lives in the export, so it must be as deterministic as the rest.
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return None
 

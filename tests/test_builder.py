@@ -224,3 +224,33 @@ def test_scanning_processes_hold_no_descriptor_of_the_builder(tmp_path):
         scan.close()
         store.release()
     assert FolderStore(tmp_path / "store").acquire(), "the lock is free once the builder lets go"
+
+
+def test_a_batched_walk_gives_what_the_plain_walk_gives(tmp_path):
+    """Warm scans take a folder of plain files as one batch: the same names,
+    paths and reasons as the walk that gives them one by one."""
+    from feeds.walk import FlatFolder, article_entries
+
+    top = tmp_path / "content"
+    for name in ("a.md", "b.md", "sub/c.md", "sub/d.md", "deep/er/e.md", "links/f.md", "hard/g.md"):
+        write_article(top, name, webUrl=f"https://example.com/{name}")
+    os.symlink(top / "a.md", top / "links" / "to-a.md")  # a second name for a file: given once
+    os.symlink(top, top / "links" / "loop")  # a loop: reported
+    os.link(top / "hard" / "g.md", top / "hard" / "h.md")  # a hard link in a folder of plain files
+    (top / "sub" / "notes.txt").write_text("not an article")
+
+    def expanded(entries):
+        found = []
+        for item in entries:
+            if isinstance(item, FlatFolder):
+                found.extend((item.prefix + name, item.path + name) for name in item.names)
+            else:
+                found.append((item[0], str(item[1])))
+        return sorted(found)
+
+    batched = list(article_entries(str(top), ordered=False, batched=True))
+    assert any(isinstance(item, FlatFolder) for item in batched)
+    plain = expanded(article_entries(str(top)))
+    assert expanded(batched) == plain
+    assert [name for name, _ in plain] == ["a.md", "b.md", "deep/er/e.md", "hard/g.md", "links/f.md",
+                                           "links/loop", "sub/c.md", "sub/d.md"]

@@ -80,7 +80,8 @@ class Builder:
         last = self.index.get_meta("published_at")
         if paths is None or self.needs_full_scan:
             self.needs_full_scan = True  # until this scan has completed
-            scan = full_scan(self.index, self.content, self.config.limits, self.jobs, progress)
+            scan = full_scan(self.index, self.content, self.config.limits, self.jobs, progress,
+                             meanwhile=self._look_ahead)
             self.needs_full_scan = False
         else:
             paths = list(paths)
@@ -97,6 +98,13 @@ class Builder:
         if self.pinger is not None:
             self._ping(report.write.written)
         return BuildReport(scan, report, time.monotonic() - started, problems)
+
+    def _look_ahead(self) -> None:
+        """While scanning processes stamp a large folder: what the rest of a
+        build will ask for whatever the scan finds (both are kept until they change)."""
+        self.index.counts()
+        if self.writer is not None:
+            self.writer.versions()
 
     def _ping(self, written: list[str]) -> None:
         """Queue a WebSub ping of every feed document the writer has just

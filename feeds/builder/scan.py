@@ -14,10 +14,10 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..read import Limits, _printable, parse_stream
-from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, NotRead, _not_read, article_entries
+from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, FlatFolder, NotRead, _not_read, article_entries
 from ..records import Problem
 from .index import Index
 from .index import BUCKETS
@@ -42,16 +42,20 @@ PARALLEL_STAT_MIN_FILES = 20_000
 VANISHED = -2  # the stamp of a file gone between listing and stat
 
 
-def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None) -> ScanReport:
+def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progress=None,
+              meanwhile: Callable[[], object] | None = None) -> ScanReport:
+    """`meanwhile`: work for this process while child processes stamp the files."""
     if index.is_empty():
         return _apply(index, content, article_entries(str(content)), {}, limits, jobs, progress, fresh=True)
     # A warm scan: every file is stamped, the stamps are summed per bucket of
     # names, and only the buckets whose sum differs from the index's are
     # compared file by file: nothing changed, nothing loaded.
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
-    large = jobs > 1 and index.counts()[0] + index.counts()[1] >= PARALLEL_STAT_MIN_FILES
+    large = jobs > 1 and index.holds_at_least(PARALLEL_STAT_MIN_FILES)
     shares = _SharedScan(str(content), jobs, racy) if large else None
     stored, unsettled = index.bucket_sums(), index.unsettled_buckets()
+    if shares is not None and meanwhile is not None:
+        meanwhile()
     sums = None
     if shares is not None:
         try:
@@ -60,7 +64,7 @@ def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progre
             shares.close()
             shares = None
     if shares is None:
-        values, buckets, sums, names = _stamp_share(article_entries(str(content), ordered=False), racy, 0, 1)
+        values, buckets, sums, names = _stamp_share(article_entries(str(content), ordered=False, batched=True), racy, 0, 1)
     differing = {bucket for bucket in sums.keys() | stored.keys()
                  if sums.get(bucket, 0) % 2 ** 64 != stored.get(bucket, 0) % 2 ** 64} | unsettled
     if not differing:
@@ -76,8 +80,8 @@ def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progre
 
 
 class _SharedScan:
-    """A warm scan split between child processes by bucket: each walks the
-    folder (listing is cheap; stat-ing is not), stamps its own buckets' files,
+    """A warm scan split between child processes by name: each walks the
+    folder (listing is cheap; stat-ing is not), stamps its own share's files,
     sends their sums, then the entries of the buckets the parent asks for.
 
     Plain os.fork: the children only list, stat and write to pipes, so they
@@ -153,12 +157,14 @@ def _close_all_but(*keep: int) -> None:
 
 def _scan_share(top: str, share: int, jobs: int, racy: int, down: int, up: int) -> None:
     import pickle
-    values, buckets, sums, names = _stamp_share(article_entries(top, ordered=False), racy, share, jobs)
+    values, buckets, sums, names = _stamp_share(article_entries(top, ordered=False, batched=True), racy, share, jobs)
     with os.fdopen(up, "wb") as pipe, os.fdopen(down, "rb") as orders:
         data = array.array("Q", (sums.get(bucket, 0) % 2 ** 64 for bucket in range(BUCKETS))).tobytes()
         pipe.write(len(data).to_bytes(8, "little") + data)
         pipe.flush()
         head = orders.read(8)
+        if len(head) != 8:  # nothing differs: the parent wants no entries
+            return
         wanted = array.array("H")
         wanted.frombytes(orders.read(int.from_bytes(head, "little")))
         wanted = set(wanted)
@@ -177,21 +183,42 @@ def _read_part(pipe, code: str):
 
 
 def _stamp_share(entries, racy: int, share: int, jobs: int):
-    """(stamps, buckets, sums per bucket, names) of the walked entries whose
-    bucket falls to `share` of `jobs`; a name not read keeps its reason
-    (NotRead) in place of a stamp in `names`' pairing, see _paired."""
+    """(stamps, buckets, sums per bucket, names) of the walked entries that
+    fall to `share` of `jobs`; a name not read keeps its reason (NotRead) in
+    place of a stamp in `names`' pairing, see _paired.
+
+    The shares split names by their str hash, the same in every child of one
+    process and far cheaper than their checksum, which only a name's own
+    share computes: any split will do, as the parent sums the children's
+    bucket sums and asks each for the entries of the buckets that differ."""
     values, buckets, sums, names = array.array("q"), array.array("H"), {}, []
-    for name, path in entries:
-        source = name if name.isascii() else _printable(name)
-        crc = zlib.crc32(source.encode("utf-8", "surrogateescape"))
-        bucket = crc & (BUCKETS - 1)
-        if bucket % jobs != share:
+    add_value, add_bucket, add_name, get, crc32 = values.append, buckets.append, names.append, sums.get, zlib.crc32
+    for item in entries:
+        if item.__class__ is FlatFolder:  # the loop a million-file folder runs: kept tight
+            prefix, folder = item.prefix, item.path
+            mine = [(prefix + name, name) for name in item.names if hash(prefix + name) % jobs == share] if prefix \
+                else [(name, name) for name in item.names if hash(name) % jobs == share]
+            for name, base in mine:
+                source = name if name.isascii() else _printable(name)
+                crc = crc32(source.encode("utf-8", "surrogateescape"))
+                value = _stamp(folder + base, racy)
+                bucket = crc & (BUCKETS - 1)
+                add_value(value)
+                add_bucket(bucket)
+                add_name(name)
+                sums[bucket] = get(bucket, 0) + hash((crc, value))
             continue
+        name, path = item
+        if hash(name) % jobs != share:
+            continue
+        source = name if name.isascii() else _printable(name)
+        crc = crc32(source.encode("utf-8", "surrogateescape"))
+        bucket = crc & (BUCKETS - 1)
         value = _stamp(path, racy)
-        values.append(value)
-        buckets.append(bucket)
-        names.append(_not_read(str(path), name) if path.__class__ is NotRead else name)  # see _paired
-        sums[bucket] = sums.get(bucket, 0) + hash((crc, value))
+        add_value(value)
+        add_bucket(bucket)
+        add_name(_not_read(str(path), name) if path.__class__ is NotRead else name)  # see _paired
+        sums[bucket] = get(bucket, 0) + hash((crc, value))
     return values, buckets, sums, names
 
 

@@ -36,6 +36,7 @@ class Index:
     def __init__(self, path: Path | None, identity: str):
         """The index at path; None: a temporary one, gone when this process ends."""
         self.path = path
+        self._counts: tuple[int, int] | None = None
         if path is None:
             self.db = _temporary(identity)
             self._shadow = None
@@ -82,6 +83,9 @@ class Index:
     def stamps_in(self, buckets) -> dict[str, int]:
         return _files.stamps_in(self.db, buckets)
 
+    def holds_at_least(self, files: int) -> bool:
+        return _files.holds_at_least(self.db, files)
+
     def is_empty(self) -> bool:
         return self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
 
@@ -89,9 +93,12 @@ class Index:
         return _files.problems(self.db)
 
     def counts(self) -> tuple[int, int]:
-        """(articles, files with problems)."""
-        files, problems = _files.counts(self.db)
-        return files - problems, problems
+        """(articles, files with problems); kept until the index changes (a
+        count of a million rows takes a tenth of a second)."""
+        if self._counts is None:
+            files, problems = _files.counts(self.db)
+            self._counts = (files - problems, problems)
+        return self._counts
 
     def drafts(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles WHERE draft = 1").fetchone()[0]
@@ -147,6 +154,7 @@ class Index:
                     if was_duplicate or self._is_duplicate(link):
                         affected |= self._feeds_of_copies(link)
         self._shadow = None
+        self._counts = None
         return affected
 
     def finish_bulk(self) -> None:
@@ -155,6 +163,7 @@ class Index:
             _articles.recount_all_links(self.db)
             self.db.execute("DELETE FROM meta WHERE key = 'links_uncounted'")
         self._shadow = None
+        self._counts = None
 
     def _is_duplicate(self, link: str) -> bool:
         return self.db.execute("SELECT 1 FROM duplicate_links WHERE link = ?", (link,)).fetchone() is not None

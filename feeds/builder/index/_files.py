@@ -115,6 +115,10 @@ def problems(db: sqlite3.Connection) -> list[Problem]:
                        "WHERE problem IS NOT NULL ORDER BY source")]
 
 
+def holds_at_least(db: sqlite3.Connection, files: int) -> bool:
+    return db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM files LIMIT ?)", (files,)).fetchone()[0] >= files
+
+
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
     """(files, files with a problem)."""
     files = db.execute("SELECT COUNT(*) FROM files INDEXED BY files_by_bucket").fetchone()[0]

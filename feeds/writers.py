@@ -97,10 +97,12 @@ class ExportWriter:
             self._write_manifest(interim)
         for doc in rendered:
             target = safe_target(self.root, doc.path)
+            # A document this tool never wrote here is written without a look at what is there.
+            write = write_if_changed if doc.path in self._previous else _write_new
             # The copies first: a server that finds the new document finds its new copies too.
             for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
-                write_if_changed(_sibling(target, encoding), body)
-            written = write_if_changed(target, doc.body)
+                write(_sibling(target, encoding), body)
+            written = write(target, doc.body)
             manifest[doc.path] = [doc.version, len(doc.body)]
             (report.written if written else report.unchanged).append(doc.path)
         for path in sorted(self._previous.keys() - wanted.keys()):
@@ -254,20 +256,42 @@ def write_if_changed(target: Path, data: bytes) -> bool:
     return True
 
 
+def _write_new(target: Path, data: bytes) -> bool:
+    atomic_write(target, data)
+    return True
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+def _temporary_file(target: Path) -> tuple[int, str]:
+    # Named by this process (a writer writes one file at a time); when taken
+    # (left by a killed process that had the same pid), a random name instead.
+    tmp = f"{target.parent}{os.sep}.{target.name}.{os.getpid():07d}.tmp"
+    try:
+        return os.open(tmp, _CREATE, 0o644), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+
+
 def atomic_write(target: Path, data: bytes, error=ExportError) -> None:
     """Replace target with data so readers see either the old or the new file."""
     try:
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            fd, tmp = _temporary_file(target)
         except (FileNotFoundError, NotADirectoryError):  # folders are made on first use, not checked per file
             make_dir(target.parent, error)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            fd, tmp = _temporary_file(target)
     except OSError as why:
         raise error(f"{target.parent}: cannot write: {why.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(fd, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o644)  # whatever the umask: a web server reads it
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except OSError as why:
         try:

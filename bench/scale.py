@@ -7,6 +7,7 @@ usage: bench/scale.py CORPUS [--runs 3] [--hugo-site SITE] [--tries 10] [--skip-
 CORPUS is a folder from ../shared/tools/gen_corpus.py. Each round measures,
 in this order:
   floor     one Python process listing and stat-ing every file (os.scandir + stat)
+            (again as floor-2 after the cold builds, just before the warm runs)
   hugo      (with --hugo-site) Hugo's topic-RSS build of the same articles
   cold      `feeds export OUT --no-cache` (a temporary index, every file read)
   index     `feeds export OUT --cache-dir C` into an empty cache (a cold build that keeps its index)
@@ -163,6 +164,7 @@ def serve(corpus: Path, cache: Path, tries: int) -> dict:
         until(lambda: get(port, "/healthz")[0] == 200, 600, 0.2)
         # The builder holding the store's lock wrote its pid into the lock file.
         (lock,) = cache.glob("store-*/builder.lock")
+        until(lambda: lock.read_text().split(), 60, 0.1)  # written just after the lock is taken
         builder = int(lock.read_text().split()[0])
         time.sleep(3)  # the builder's warm start (a full scan) is over when the log says so
         until(lambda: "store" in log_text(log), 600, 0.5)
@@ -220,7 +222,7 @@ def main() -> None:
     out, cache = work / "public", work / "cache"
     feeds = str(VENV / "feeds")
     export = [feeds, "export", str(out), "--content", str(corpus), "--base-url", "https://bench.example/"]
-    names = ["floor", "hugo", "cold", "index", "warm", "add-one"]
+    names = ["floor", "hugo", "cold", "index", "floor-2", "warm", "add-one"]
     rows: dict[str, list[tuple[float, int]]] = {name: [] for name in names}
     print(f"corpus {corpus}, {time.strftime('%Y-%m-%d %H:%M')}, commit "
           + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -240,6 +242,9 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(cache, ignore_errors=True)
             rows["index"].append(timed(export + ["--cache-dir", str(cache), "--quiet"])[:2])
+            # The floor again, in the state the cold builds left the caches in, just before the warm runs.
+            wall, rss, _ = timed([sys.executable, "-c", FLOOR, str(corpus)])
+            rows["floor-2"].append((wall, rss))
             wall, rss, err = timed(export + ["--cache-dir", str(cache)])
             rows["warm"].append((wall, rss))
             warm_line = err.strip().splitlines()[-1]
@@ -270,6 +275,8 @@ def main() -> None:
                 extra += f"  × cold {wall / cold:6.3f}"
             if hugo:
                 extra += f"  × Hugo {wall / hugo:6.3f}  RSS × Hugo {rss * 1024 / hugo_rss:6.3f}"
+            if name in ("warm", "add-one"):
+                extra += f"  × floor-2 {wall / statistics.median(w for w, _ in rows['floor-2']):6.2f}"
             print(f"{name:8} {wall:8.2f} s  peak {rss:7.0f} MB{extra}")
         if not args.no_serve:
             # the store: built by the server's own builder (warm index), then a second start measured

@@ -516,6 +516,30 @@ def worker_context():
     return multiprocessing.get_context("fork" if FORK_IS_SAFE else "spawn")
 
 
+def pooled_map(function, jobs, workers: int, ahead: int, chunksize: int = 1):
+    """function(job) for each job, in order, on `workers` processes, with at
+    most `ahead` jobs handed out whose results this process has not taken:
+    when it is the slower (a slow disk under the writer), results wait in the
+    workers instead of piling up here."""
+    import threading
+    room, stop = threading.Semaphore(ahead), threading.Event()
+
+    def handed_out():  # runs on the pool's task thread
+        for job in jobs:
+            while not room.acquire(timeout=0.1):
+                if stop.is_set():  # the taker is gone: let the pool end
+                    return
+            yield job
+
+    with worker_context().Pool(workers) as pool:
+        try:
+            for result in pool.imap(function, handed_out(), chunksize):
+                room.release()
+                yield result
+        finally:
+            stop.set()  # before the pool's end, which waits for its task thread
+
+
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):
     """The result of every (path, source), in order."""
     return (result for _, result in parse_stream(files, limits, workers))
@@ -537,10 +561,8 @@ def parse_stream(files, limits: Limits, workers: int):
         return
     chunks = _chunks(itertools.chain(first, files), limits)
     del first
-    with worker_context().Pool(workers) as pool:
-        # imap's feeder thread blocks on the pipe once the workers are busy: backpressure.
-        for chunk in pool.imap(_read_chunk, chunks):
-            yield from chunk
+    for chunk in pooled_map(_read_chunk, chunks, workers, ahead=4 * workers):
+        yield from chunk
 
 
 def _chunks(items, limits: Limits):

@@ -487,3 +487,40 @@ def test_a_number_an_exporter_leaves_unquoted_keeps_its_leading_zero(typed, titl
 def test_parse_article_needs_no_file(content):
     article = parse_article(article_text(title="From bytes").encode(), "memory.md")
     assert published(article).title == "From bytes" and article.source == "memory.md"
+
+
+def _double(n: int) -> int:
+    return 2 * n
+
+
+def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
+    """Results a slow writer has not taken wait in the workers, not in memory here."""
+    import time
+    from feeds.read import pooled_map
+
+    pulled = []
+
+    def jobs():
+        for n in range(200):
+            pulled.append(n)
+            yield n
+
+    taken = 0
+    for result in pooled_map(_double, jobs(), 2, ahead=8, chunksize=4):
+        assert result == 2 * taken
+        taken += 1
+        if taken % 50 == 0:
+            time.sleep(0.3)  # the workers would have run every job by now
+            assert len(pulled) <= taken + 8 + 1  # the ones handed out, and one drawn that waits for room
+    assert taken == 200
+
+
+def test_a_taker_that_stops_early_ends_the_workers():
+    import time
+    from feeds.read import pooled_map
+
+    started = time.monotonic()
+    results = pooled_map(_double, iter(range(10_000)), 2, ahead=4)
+    assert [next(results) for _ in range(3)] == [0, 2, 4]
+    results.close()
+    assert time.monotonic() - started < 5

@@ -119,11 +119,10 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
         for feed, formats in feeds():
             yield from _render_feed((feed, formats, site))
         return
-    from ..read import worker_context
-    with worker_context().Pool(jobs) as pool:
-        for documents in pool.imap(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()),
-                                   chunksize=4):
-            yield from documents
+    from ..read import pooled_map
+    for documents in pooled_map(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()), jobs,
+                                ahead=16 * jobs, chunksize=4):
+        yield from documents
 
 
 def _render_feed(job: tuple[Feed, list[str], Site]) -> Iterable[Rendered]:

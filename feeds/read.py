@@ -281,7 +281,7 @@ def _check_expansion(meta: dict, limit: int) -> None:
 def _article_from(meta: dict, source: str, limits: Limits, body: str = "") -> Article:
     title = truncate(plain_title(meta.get("title")), limits.max_title_chars)
     if not title:
-        raise Unreadable("missing title" if "title" not in meta else f"title is not text: {brief(_safe(meta.get('title')))}")
+        raise Unreadable("missing title" if "title" not in meta else f"title is not text: {_shown(_safe(meta.get('title')))}")
     if "publishedDateTime" not in meta:
         raise Unreadable("missing publishedDateTime")
     published = parse_when(meta["publishedDateTime"], "publishedDateTime")
@@ -333,6 +333,15 @@ def plain_title(value: object) -> str:
     return plain_text(text) if text is not None else ""
 
 
+def _shown(value: object) -> str:
+    """A bad value as a problem report quotes it, unless it may have swallowed
+    the `secured` line: a quote left open runs on into the lines below it."""
+    text = brief(value)
+    if "secured" in str(value).lower():
+        return "(a value that runs into the secured key: not shown)"
+    return text
+
+
 def _safe(value: object) -> object:
     """Values echoed in messages are summarised by type when they are not scalars."""
     return value if isinstance(value, (str, int, float, bool, type(None))) else f"<{_kind(value)}>"
@@ -363,17 +372,17 @@ def parse_when(value: object, key: str) -> datetime:
             if when.date() != dateparser.parse(value.strip(), default=_DEFAULT_B).date():
                 raise ValueError("no complete date")
         except (ValueError, OverflowError, TypeError):
-            raise Unreadable(f"{key} is not a date: {brief(value)}") from None
+            raise Unreadable(f"{key} is not a date: {_shown(value)}") from None
     else:
-        raise Unreadable(f"{key} is not a date: {brief(_safe(value))}")
+        raise Unreadable(f"{key} is not a date: {_shown(_safe(value))}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     try:
         when = when.astimezone(timezone.utc)
     except (ValueError, OverflowError):
-        raise Unreadable(f"{key} is out of range: {brief(value)}") from None
+        raise Unreadable(f"{key} is out of range: {_shown(value)}") from None
     if when.year < MIN_YEAR:
-        raise Unreadable(f"{key} is before {MIN_YEAR}: {brief(str(value))}")
+        raise Unreadable(f"{key} is before {MIN_YEAR}: {_shown(str(value))}")
     return when.replace(microsecond=0)
 
 

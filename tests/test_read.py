@@ -524,3 +524,18 @@ def test_a_taker_that_stops_early_ends_the_workers():
     assert [next(results) for _ in range(3)] == [0, 2, 4]
     results.close()
     assert time.monotonic() - started < 5
+
+
+def test_a_date_whose_open_quote_swallows_the_secured_line_is_reported_without_it():
+    """Found by the property test: an unclosed quote runs on into `secured`."""
+    from feeds.read import parse_article
+    from feeds.records import Problem
+
+    data = (b'---\ntitle: 0\npublishedDateTime: "\nwebUrl: 0\nsecured: S3CR3T000000000000000000000000"\n---\n')
+    result = parse_article(data, "raw.md")
+    assert isinstance(result, Problem)
+    assert result.message.startswith("publishedDateTime is not a date")
+    assert "S3CR3T" not in result.message and "secured: S3" not in result.message
+    good = parse_article(b'---\ntitle: T\npublishedDateTime: "yesterday-ish"\nwebUrl: https://a.example/\n---\n',
+                         "ok.md")
+    assert "yesterday-ish" in good.message  # other bad values are still quoted

@@ -539,3 +539,20 @@ def test_a_date_whose_open_quote_swallows_the_secured_line_is_reported_without_i
     good = parse_article(b'---\ntitle: T\npublishedDateTime: "yesterday-ish"\nwebUrl: https://a.example/\n---\n',
                          "ok.md")
     assert "yesterday-ish" in good.message  # other bad values are still quoted
+
+
+def _fails_on_37(n: int) -> int:
+    if n == 37:
+        raise ValueError("job 37")
+    return n
+
+
+def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
+    import time
+    from feeds.read import pooled_map
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="job 37"):
+        for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8, chunksize=4):
+            pass
+    assert time.monotonic() - started < 5

@@ -15,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from time import monotonic
 from functools import lru_cache
 from pathlib import Path
 
@@ -525,7 +526,7 @@ def worker_context():
     return multiprocessing.get_context("fork" if FORK_IS_SAFE else "spawn")
 
 
-def pooled_map(function, jobs, workers: int, ahead: int, chunksize: int = 1):
+def pooled_map(function, jobs, workers: int, ahead: int):
     """function(job) for each job, in order, on `workers` processes, with at
     most `ahead` jobs handed out whose results this process has not taken:
     when it is the slower (a slow disk under the writer), results wait in the
@@ -541,12 +542,39 @@ def pooled_map(function, jobs, workers: int, ahead: int, chunksize: int = 1):
             yield job
 
     with worker_context().Pool(workers) as pool:
+        results = pool.imap(function, handed_out())  # one job a task: results.next takes a timeout
         try:
-            for result in pool.imap(function, handed_out(), chunksize):
+            for result in results:
                 room.release()
                 yield result
         finally:
-            stop.set()  # before the pool's end, which waits for its task thread
+            # Taken no further (an error, an interrupted export): no job is
+            # handed out any more, and the few under way are waited for, so
+            # that the pool's end kills no worker while it sends a result
+            # (that would leave the result queue's lock held forever).
+            stop.set()
+            pool.close()
+            _drain(results, monotonic() + DRAIN_SECONDS)
+
+
+DRAIN_SECONDS = 10.0
+
+
+def _drain(results, deadline: float) -> None:
+    """Take the results still coming, errors included, until there are no more or the deadline."""
+    import multiprocessing
+    while True:
+        left = deadline - monotonic()
+        if left <= 0:
+            return
+        try:
+            results.next(timeout=left)
+        except StopIteration:
+            return
+        except multiprocessing.TimeoutError:
+            return
+        except Exception:  # a failed job: the error that matters is already on its way
+            continue
 
 
 def _parse_all(files: list[tuple[str, str]], limits: Limits, workers: int):

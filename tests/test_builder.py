@@ -254,3 +254,42 @@ def test_a_batched_walk_gives_what_the_plain_walk_gives(tmp_path):
     assert expanded(batched) == plain
     assert [name for name, _ in plain] == ["a.md", "b.md", "deep/er/e.md", "hard/g.md", "links/f.md",
                                            "links/loop", "sub/c.md", "sub/d.md"]
+
+
+def test_a_cold_build_cut_short_gets_its_indexes_back_at_the_next_opening(tmp_path):
+    """A cold build drops the index's secondary indexes while it fills the
+    tables and builds them at the end; killed in between, the next opening
+    builds them, and the queries that name them work."""
+    import sqlite3
+    from feeds.builder.index import Index
+    from feeds.read import read_article
+
+    content = tmp_path / "content"
+    for i in range(3):
+        write_article(content, f"a{i}.md", webUrl=f"https://example.com/{i}")
+    (content / "bad.md").write_text("---\ntitle: [broken\n---\n")
+    results = [(path.name, 1, read_article(path, content)) for path in sorted(content.glob("*.md"))]
+
+    def indexes(path):
+        with sqlite3.connect(path) as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+    path = tmp_path / "index.sqlite"
+    index = Index(path, "identity")
+    expected = indexes(path)
+    assert {"articles_by_link", "files_by_bucket", "files_with_problems"} <= expected
+    index.update(results, fresh=True)
+    assert indexes(path) == set()  # filled without them
+    index.close()  # killed before finish_bulk
+
+    index = Index(path, "identity")
+    assert indexes(path) == expected
+    assert [problem.source for problem in index.problems()] == ["bad.md"]
+    assert index.counts() == (3, 1)
+    index.close()
+
+    other = Index(tmp_path / "other.sqlite", "identity")  # a cold build that completes
+    other.update(results, fresh=True)
+    other.finish_bulk()
+    assert indexes(tmp_path / "other.sqlite") == expected
+    other.close()

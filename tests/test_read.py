@@ -506,7 +506,7 @@ def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
             yield n
 
     taken = 0
-    for result in pooled_map(_double, jobs(), 2, ahead=8, chunksize=4):
+    for result in pooled_map(_double, jobs(), 2, ahead=8):
         assert result == 2 * taken
         taken += 1
         if taken % 50 == 0:
@@ -553,6 +553,6 @@ def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
 
     started = time.monotonic()
     with pytest.raises(ValueError, match="job 37"):
-        for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8, chunksize=4):
+        for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8):
             pass
     assert time.monotonic() - started < 5

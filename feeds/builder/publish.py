@@ -121,7 +121,7 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
         return
     from ..read import pooled_map
     for documents in pooled_map(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()), jobs,
-                                ahead=16 * jobs, chunksize=4):
+                                ahead=16 * jobs):
         yield from documents
 
 

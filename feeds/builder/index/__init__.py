@@ -19,7 +19,7 @@ from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _articles, _feeds, _files
 from ._files import BUCKETS
-from ._schema import connect, transaction
+from ._schema import connect, defer_indexes, restore_indexes, transaction
 
 log = logging.getLogger("feeds")
 
@@ -121,6 +121,7 @@ class Index:
             self.db.execute("DELETE FROM meta WHERE key = 'published_at'")
             if fresh:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('links_uncounted', '1')")
+                defer_indexes(self.db)
             old = {} if fresh else _articles.get_many(self.db, [r[0] for r in results] + removed)
             for source, article in old.items():
                 rows = _articles.memberships(article)
@@ -158,8 +159,9 @@ class Index:
         return affected
 
     def finish_bulk(self) -> None:
-        """After fresh updates: count the links used by several files."""
+        """After fresh updates: build the indexes deferred meanwhile and count the links used by several files."""
         with transaction(self.db):
+            restore_indexes(self.db)
             _articles.recount_all_links(self.db)
             self.db.execute("DELETE FROM meta WHERE key = 'links_uncounted'")
         self._shadow = None

@@ -150,7 +150,7 @@ def serve(corpus: Path, cache: Path, tries: int) -> dict:
     env = {**os.environ, "FEEDS_CONTENT": str(corpus), "FEEDS_CACHE_DIR": str(cache),
            "FEEDS_BASE_URL": "https://bench.example/"}
     log = open(cache / "server.log", "w+")
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time() - 1
     server = subprocess.Popen([str(VENV / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     result = {}
@@ -164,8 +164,14 @@ def serve(corpus: Path, cache: Path, tries: int) -> dict:
         until(lambda: get(port, "/healthz")[0] == 200, 600, 0.2)
         # The builder holding the store's lock wrote its pid into the lock file.
         (lock,) = cache.glob("store-*/builder.lock")
-        until(lambda: lock.read_text().split(), 60, 0.1)  # written just after the lock is taken
-        builder = int(lock.read_text().split()[0])
+        def holder() -> int | None:
+            """The live builder that took the lock since this server started (not the last one's pid)."""
+            words = lock.read_text().split()
+            if not words or lock.stat().st_mtime < started_at:
+                return None
+            return int(words[0]) if Path(f"/proc/{words[0]}").exists() else None
+        until(holder, 60, 0.1)
+        builder = holder()
         time.sleep(3)  # the builder's warm start (a full scan) is over when the log says so
         until(lambda: "store" in log_text(log), 600, 0.5)
         workers = children(server.pid)

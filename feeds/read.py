@@ -151,7 +151,23 @@ def _front_matter(data: bytes, limits: Limits) -> tuple[dict, str]:
         raise Unreadable(f"front matter is not a mapping of keys to values (it is a {_kind(meta)})")
     if "*" in fm:
         _check_expansion(meta, limits.max_yaml_nodes)
+    _check_secured_stays_put(fm, meta)
     return meta, body
+
+
+def _check_secured_stays_put(fm: str, meta: dict) -> None:
+    """A quote left open above the `secured` line runs on into it, and the
+    secret would be published as part of a title or a summary: such a file
+    is skipped. The one top-level `secured:` line must be the `secured` key."""
+    keyed = "secured" in meta
+    if fm.count("\nsecured") + fm.startswith("secured") == keyed:  # the common case, without a regex
+        return
+    if len(_SECURED_LINE.findall(fm)) != keyed:
+        raise Unreadable("broken front matter: the secured line is not a key of its own (a quote left open "
+                         "above it, or a second one); file skipped so that its value is never published")
+
+
+_SECURED_LINE = re.compile(r"^secured[ \t]*:", re.M)
 
 
 def _front_matter_text(text: str) -> tuple[str, str]:
@@ -231,10 +247,15 @@ def _safe_load(fm: str) -> object:
     loader = SafeLoader(fm)
     try:
         node = loader.get_single_node()
+        secured = False
         if isinstance(node, MappingNode) and not _TAG.search(fm):
+            secured = any(isinstance(k, ScalarNode) and k.value == "secured" for k, _ in node.value)
             node.value = [(k, v) for k, v in node.value
                           if not isinstance(k, ScalarNode) or k.value in USED_KEYS]
-        return loader.construct_document(node) if node is not None else None
+        document = loader.construct_document(node) if node is not None else None
+        if secured and isinstance(document, dict):
+            document["secured"] = ""  # the key was there (see _check_secured_stays_put), not its value
+        return document
     finally:
         loader.dispose()
 
@@ -539,9 +560,11 @@ def pooled_map(function, jobs, workers: int, ahead: int):
             while not room.acquire(timeout=0.1):
                 if stop.is_set():  # the taker is gone: let the pool end
                     return
+            if stop.is_set():
+                return
             yield job
 
-    with worker_context().Pool(workers) as pool:
+    with worker_context().Pool(workers, initializer=_leave_interrupts_to_the_parent) as pool:
         results = pool.imap(function, handed_out())  # one job a task: results.next takes a timeout
         try:
             for result in results:
@@ -557,7 +580,14 @@ def pooled_map(function, jobs, workers: int, ahead: int):
             _drain(results, monotonic() + DRAIN_SECONDS)
 
 
-DRAIN_SECONDS = 10.0
+DRAIN_SECONDS = 2.0  # the jobs under way: a few renders or chunks of files, well under a second
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """Ctrl-C reaches the whole process group: the parent stops handing out
+    jobs and takes the few under way, so a worker finishes its job."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _drain(results, deadline: float) -> None:

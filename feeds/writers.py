@@ -64,7 +64,12 @@ class ExportWriter:
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
         self._previous = _read_manifest(self.root, self.settings)
+        self._found_manifest = (self.root / MANIFEST).exists()
         self._held: dict[str, str | None] | None = None
+
+    def refresh(self) -> None:
+        """Forget what versions() found: a new build looks at the folder again."""
+        self._held = None
 
     def versions(self) -> dict[str, str | None]:
         """path -> version of every document in the folder that is as this tool
@@ -85,6 +90,13 @@ class ExportWriter:
 
     def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
                 stats: dict | None = None) -> WriteReport:
+        try:
+            return self._publish(wanted, stale, rendered, stats)
+        finally:
+            self._held = None  # whatever happened, the next build looks again
+
+    def _publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
+                 stats: dict | None = None) -> WriteReport:
         report = WriteReport()
         held = self.versions()
         manifest = {path: self._previous[path] for path in wanted if held.get(path) == wanted[path]}
@@ -97,8 +109,9 @@ class ExportWriter:
             self._write_manifest(interim)
         for doc in rendered:
             target = safe_target(self.root, doc.path)
-            # A document this tool never wrote here is written without a look at what is there.
-            write = write_if_changed if doc.path in self._previous else _write_new
+            # A document this tool never wrote here is written without a look at what is there
+            # (without a manifest, anything there may be what it would write: compared).
+            write = write_if_changed if doc.path in self._previous or not self._found_manifest else _write_new
             # The copies first: a server that finds the new document finds its new copies too.
             for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
                 write(_sibling(target, encoding), body)
@@ -114,7 +127,7 @@ class ExportWriter:
                     report.removed.append(path)
         self._write_manifest(manifest)
         self._previous = manifest
-        self._held = None
+        self._found_manifest = True
         return report
 
     def _write_manifest(self, files: dict[str, list]) -> None:
@@ -143,6 +156,9 @@ class StoreWriter:
         self.settings = f"{settings}+{encodings.settings()}"
         self.clock = clock
         self._collected_at = 0.0
+
+    def refresh(self) -> None:
+        """Nothing kept between builds: versions() reads the store's manifest each time."""
 
     def versions(self) -> dict[str, str | None]:
         manifest = self.store.current()

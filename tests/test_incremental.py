@@ -111,3 +111,47 @@ def test_an_edited_file_is_parsed_again(folder):
     _, again = export(folder)
     assert again["parsed"] == 1
     assert "Story one, corrected" in (folder / "out" / "feed.atom").read_text()
+
+
+def test_an_export_that_lost_its_manifest_finds_its_files_unchanged(folder):
+    """Without the manifest every document is made again, but identical bytes
+    are left as they are: no new dates for static hosts, nothing counted as written."""
+    _, first = export(folder)
+    manifest = folder / "out" / ".feeds-manifest.json"
+    manifest.unlink()
+    before = mtimes(folder / "out")
+    _, again = export(folder)
+    assert again["written"] == 0 and again["unchanged"] == first["written"]
+    after = mtimes(folder / "out")
+    del after[".feeds-manifest.json"]
+    assert after == before
+
+
+def test_a_cold_build_that_fails_leaves_the_index_usable_in_the_same_process(folder, monkeypatch):
+    """Its indexes are built again at once, not only at the next opening."""
+    from feeds.builder import Builder, scan
+    from feeds.config import load_config
+    from feeds.render import settings_version
+    from feeds.writers import ExportWriter
+
+    config = load_config(overrides={"content": str(folder / "content"), "base_url": "https://x.test/",
+                                    "cache_dir": str(folder / "cache")}, environ={})
+    builder = Builder(config, ExportWriter(folder / "out", settings_version(config.site)))
+    real_update = scan._update
+    calls = []
+
+    def failing_update(*args, **kwargs):
+        calls.append(1)
+        real_update(*args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(scan, "_update", failing_update)
+    with pytest.raises(OSError):
+        builder.build()
+    assert calls
+    monkeypatch.setattr(scan, "_update", real_update)
+    indexes = {row[0] for row in builder.index.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    assert {"articles_by_link", "files_by_bucket", "files_with_problems"} <= indexes
+    assert builder.index.counts() == (6, 0) and builder.problems() == []
+    builder.close()

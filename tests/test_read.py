@@ -534,7 +534,7 @@ def test_a_date_whose_open_quote_swallows_the_secured_line_is_reported_without_i
     data = (b'---\ntitle: 0\npublishedDateTime: "\nwebUrl: 0\nsecured: S3CR3T000000000000000000000000"\n---\n')
     result = parse_article(data, "raw.md")
     assert isinstance(result, Problem)
-    assert result.message.startswith("publishedDateTime is not a date")
+    assert "secured line" in result.message
     assert "S3CR3T" not in result.message and "secured: S3" not in result.message
     good = parse_article(b'---\ntitle: T\npublishedDateTime: "yesterday-ish"\nwebUrl: https://a.example/\n---\n',
                          "ok.md")
@@ -556,3 +556,32 @@ def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
         for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8):
             pass
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("front", [
+    'title: "Hello\nsecured: S3CR3T000000000000000000000000"',  # the title's quote runs on into it
+    "excerpt: 'Summary\nsecured: S3CR3T000000000000000000000000'",
+    'topics:\n  - "AI\nsecured: S3CR3T000000000000000000000000"',
+    'title: "Hello\nsecured: S3CR3T000000000000000000000000"\nsecured: other',  # a second secured line
+])
+def test_a_secured_line_swallowed_by_an_open_quote_is_never_published(front):
+    from feeds.read import parse_article
+    from feeds.records import Problem
+
+    head = "publishedDateTime: 2026-01-01T00:00:00Z\nwebUrl: https://a.example/x\n"
+    data = f"---\n{head}{front}\n---\n".encode()
+    if "title:" not in front:
+        data = data.replace(b"---\n", b"---\ntitle: T\n", 1)
+    result = parse_article(data, "swallow.md")
+    assert isinstance(result, Problem), result
+    assert "S3CR3T" not in result.message and "secured line is not a key" in result.message
+
+
+def test_a_secured_key_in_its_place_is_no_problem():
+    from feeds.read import parse_article
+    from feeds.records import Article
+
+    data = (b'---\ntitle: "Hello"\npublishedDateTime: 2026-01-01T00:00:00Z\nwebUrl: https://a.example/x\n'
+            b'secured: "S3CR3T000000000000000000000000"\n---\n')
+    result = parse_article(data, "ok.md")
+    assert isinstance(result, Article) and "S3CR3T" not in repr(result)

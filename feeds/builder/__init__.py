@@ -75,6 +75,8 @@ class Builder:
         file-system events; an empty list publishes what came due)."""
         started = time.monotonic()
         now = int(self.clock())
+        if self.writer is not None:
+            self.writer.refresh()  # nothing a failed build looked at is trusted
         # Read before the scan, which clears it until this build has published:
         # missing, the previous build was cut short and every feed is recomputed.
         last = self.index.get_meta("published_at")

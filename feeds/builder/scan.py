@@ -53,18 +53,24 @@ def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progre
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
     large = jobs > 1 and index.holds_at_least(PARALLEL_STAT_MIN_FILES)
     shares = _SharedScan(str(content), jobs, racy) if large else None
-    stored, unsettled = index.bucket_sums(), index.unsettled_buckets()
-    if shares is not None and meanwhile is not None:
-        meanwhile()
     sums = None
-    if shares is not None:
-        try:
-            sums = shares.sums()
-        except OSError:
-            shares.close()
-            shares = None
+    try:
+        stored, unsettled = index.bucket_sums(), index.unsettled_buckets()
+        if shares is not None and meanwhile is not None:
+            meanwhile()
+        if shares is not None:
+            try:
+                sums = shares.sums()
+            except OSError:
+                shares.close()
+                shares = None
+    except BaseException:
+        if shares is not None:
+            shares.close()  # no child process left behind by a failed build
+        raise
     if shares is None:
-        values, buckets, sums, names = _stamp_share(article_entries(str(content), ordered=False, batched=True), racy, 0, 1)
+        entries = article_entries(str(content), ordered=False, batched=True)
+        values, buckets, sums, names = _stamp_share(entries, racy, 0, 1)
     differing = {bucket for bucket in sums.keys() | stored.keys()
                  if sums.get(bucket, 0) % 2 ** 64 != stored.get(bucket, 0) % 2 ** 64} | unsettled
     if not differing:
@@ -299,20 +305,29 @@ def _apply(index: Index, content: Path, listing, known: dict[str, int], limits: 
     report = ScanReport(affected=ALL if fresh else set())
     problems: list[tuple[str, int, Problem]] = []
     batch: list = []
-    for (_path, source, value), result in parse_stream(_changed(content, listing, known, problems), limits, jobs):
-        batch.append((source, value, result))
-        report.read += 1
-        if len(report.sources) < 5:
-            report.sources.append(source)
-        if len(batch) >= BATCH:
-            _update(index, report, batch, [], fresh)
-            batch = []
-            if progress:
-                progress(report.read, 0)
-    removed = list(known)  # what the listing did not meet, now that it is complete
-    report.removed = len(removed)
-    if batch or removed or problems:
-        _update(index, report, problems + batch, removed, fresh)
+    try:
+        for (_path, source, value), result in parse_stream(_changed(content, listing, known, problems), limits,
+                                                           jobs):
+            batch.append((source, value, result))
+            report.read += 1
+            if len(report.sources) < 5:
+                report.sources.append(source)
+            if len(batch) >= BATCH:
+                _update(index, report, batch, [], fresh)
+                batch = []
+                if progress:
+                    progress(report.read, 0)
+        removed = list(known)  # what the listing did not meet, now that it is complete
+        report.removed = len(removed)
+        if batch or removed or problems:
+            _update(index, report, problems + batch, removed, fresh)
+    except Exception:
+        if fresh:  # a cold build cut short: its indexes back, for this process's next build
+            try:
+                index.finish_bulk()
+            except Exception:
+                pass  # the error that matters is the one on its way
+        raise
     if fresh:
         index.finish_bulk()
     if progress:

@@ -36,7 +36,7 @@ class Index:
     def __init__(self, path: Path | None, identity: str):
         """The index at path; None: a temporary one, gone when this process ends."""
         self.path = path
-        self._counts: tuple[int, int] | None = None
+        self._counts: tuple[int, tuple[int, int]] | None = None
         if path is None:
             self.db = _temporary(identity)
             self._shadow = None
@@ -95,10 +95,11 @@ class Index:
     def counts(self) -> tuple[int, int]:
         """(articles, files with problems); kept until the index changes (a
         count of a million rows takes a tenth of a second)."""
-        if self._counts is None:
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]  # changes with another process's commits
+        if self._counts is None or self._counts[0] != version:
             files, problems = _files.counts(self.db)
-            self._counts = (files - problems, problems)
-        return self._counts
+            self._counts = (version, (files - problems, problems))
+        return self._counts[1]
 
     def drafts(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles WHERE draft = 1").fetchone()[0]

@@ -111,7 +111,7 @@ def stamps_of(db: sqlite3.Connection, sources: list[str]) -> dict[str, int]:
 
 def problems(db: sqlite3.Connection) -> list[Problem]:
     return [Problem(source, message) for source, message in
-            db.execute("SELECT source, problem FROM files INDEXED BY files_with_problems "
+            db.execute("SELECT source, problem FROM files "
                        "WHERE problem IS NOT NULL ORDER BY source")]
 
 
@@ -121,7 +121,7 @@ def holds_at_least(db: sqlite3.Connection, files: int) -> bool:
 
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
     """(files, files with a problem)."""
-    files = db.execute("SELECT COUNT(*) FROM files INDEXED BY files_by_bucket").fetchone()[0]
-    problems = db.execute("SELECT COUNT(*) FROM files INDEXED BY files_with_problems WHERE problem IS NOT NULL"
+    files = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    problems = db.execute("SELECT COUNT(*) FROM files WHERE problem IS NOT NULL"
                           ).fetchone()[0]
     return files, problems

@@ -162,6 +162,7 @@ def _bring_up_to_date(db: sqlite3.Connection, identity: str) -> None:
     row = db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
     if row is None or row[0] != identity:
         with _transaction(db):
+            restore_indexes(db)  # their definitions are in meta, about to be emptied
             for table in ("files", "articles", "duplicate_links", "memberships", "name_counts", "feeds", "meta",
                           "bucket_sums"):
                 db.execute(f"DELETE FROM {table}")

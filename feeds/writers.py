@@ -64,7 +64,9 @@ class ExportWriter:
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
         self._previous = _read_manifest(self.root, self.settings)
-        self._found_manifest = (self.root / MANIFEST).exists()
+        # Without a manifest, what the folder holds may be what a write would
+        # write, and is compared first; an empty folder (a new export) holds nothing.
+        self._compare_unlisted = not (self.root / MANIFEST).exists() and _holds_anything(self.root)
         self._held: dict[str, str | None] | None = None
 
     def refresh(self) -> None:
@@ -109,9 +111,8 @@ class ExportWriter:
             self._write_manifest(interim)
         for doc in rendered:
             target = safe_target(self.root, doc.path)
-            # A document this tool never wrote here is written without a look at what is there
-            # (without a manifest, anything there may be what it would write: compared).
-            write = write_if_changed if doc.path in self._previous or not self._found_manifest else _write_new
+            # A document this tool never wrote here is written without a look at what is there.
+            write = write_if_changed if doc.path in self._previous or self._compare_unlisted else _write_new
             # The copies first: a server that finds the new document finds its new copies too.
             for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
                 write(_sibling(target, encoding), body)
@@ -127,7 +128,7 @@ class ExportWriter:
                     report.removed.append(path)
         self._write_manifest(manifest)
         self._previous = manifest
-        self._found_manifest = True
+        self._compare_unlisted = False
         return report
 
     def _write_manifest(self, files: dict[str, list]) -> None:
@@ -238,6 +239,11 @@ def _remove(target: Path) -> bool:
         return False
     except OSError as error:
         raise ExportError(f"{target}: cannot remove: {error.strerror}") from None
+
+
+def _holds_anything(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return next(entries, None) is not None
 
 
 def _size(path: str) -> int | None:

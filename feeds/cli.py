@@ -204,8 +204,8 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
         raise StoreError(f"another builder holds the store {store.name}")
     for handler in logging.getLogger("feeds").handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s feeds builder[%(process)d]: %(message)s"))
-    from . import read
-    read.FORK_IS_SAFE = False  # the lock keeper runs a thread
+    from . import pool
+    pool.FORK_IS_SAFE = False  # the lock keeper runs a thread
     stop = threading.Event()
     _keep_lock(store, stop)
     try:
@@ -253,9 +253,9 @@ def _end_with_parent(parent: int) -> None:
 
 
 def _watch(builder, config: Config, quiet: bool, stop: threading.Event | None = None, first=None) -> None:
-    from . import read
+    from . import pool
     from .builder.watch import watch
-    read.FORK_IS_SAFE = False  # the watcher runs a thread
+    pool.FORK_IS_SAFE = False  # the watcher runs a thread
     stop = stop or threading.Event()
 
     def stopping(*_) -> None:

@@ -496,7 +496,7 @@ def _double(n: int) -> int:
 def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
     """Results a slow writer has not taken wait in the workers, not in memory here."""
     import time
-    from feeds.read import pooled_map
+    from feeds.pool import pooled_map
 
     pulled = []
 
@@ -517,7 +517,7 @@ def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
 
 def test_a_taker_that_stops_early_ends_the_workers():
     import time
-    from feeds.read import pooled_map
+    from feeds.pool import pooled_map
 
     started = time.monotonic()
     results = pooled_map(_double, iter(range(10_000)), 2, ahead=4)
@@ -549,7 +549,7 @@ def _fails_on_37(n: int) -> int:
 
 def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
     import time
-    from feeds.read import pooled_map
+    from feeds.pool import pooled_map
 
     started = time.monotonic()
     with pytest.raises(ValueError, match="job 37"):

@@ -28,7 +28,7 @@ import pytest
 
 from conftest import BASE_URL, FORMATS, SITE_TITLE, check_feed, run_cli, write_config
 from corpus_builder import write_article
-from feeds import read
+from feeds import pool
 from feeds.builder import websub
 from feeds.builder.websub import Pinger
 from feeds.config import load_config
@@ -100,7 +100,7 @@ def _builders_in_this_process(monkeypatch):
     """Builders with hubs run threads and turn forking off for the process;
     the pingers of `feeds export` run in-process are stopped after each test,
     so that none logs into another test's output."""
-    monkeypatch.setattr(read, "FORK_IS_SAFE", read.FORK_IS_SAFE)
+    monkeypatch.setattr(pool, "FORK_IS_SAFE", pool.FORK_IS_SAFE)
     made: list[Pinger] = []
 
     class Stopped(Pinger):

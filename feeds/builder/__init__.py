@@ -114,8 +114,8 @@ class Builder:
         from .websub import changed_feeds
         urls = changed_feeds(self.site, written)
         if urls:
-            from .. import read
-            read.FORK_IS_SAFE = False  # the pinger runs threads
+            from .. import pool
+            pool.FORK_IS_SAFE = False  # the pinger runs threads
             self.pinger.notify(urls)
 
     def flush_pings(self, timeout: float | None = None) -> None:

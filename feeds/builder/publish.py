@@ -119,7 +119,7 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
         for feed, formats in feeds():
             yield from _render_feed((feed, formats, site))
         return
-    from ..read import pooled_map
+    from ..pool import pooled_map
     for documents in pooled_map(_render_feed_list, ((feed, formats, site) for feed, formats in feeds()), jobs,
                                 ahead=16 * jobs):
         yield from documents

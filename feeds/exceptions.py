@@ -26,3 +26,7 @@ class ArticleIndexError(FeedsError):
 
 class NotLeader(FeedsError):
     """Another builder holds this store: this one must not write to it."""
+
+
+class WorkerLost(FeedsError):
+    """A worker process died mid-job (killed, out of memory): the stage it served failed."""

@@ -489,43 +489,6 @@ def test_parse_article_needs_no_file(content):
     assert published(article).title == "From bytes" and article.source == "memory.md"
 
 
-def _double(n: int) -> int:
-    return 2 * n
-
-
-def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
-    """Results a slow writer has not taken wait in the workers, not in memory here."""
-    import time
-    from feeds.pool import pooled_map
-
-    pulled = []
-
-    def jobs():
-        for n in range(200):
-            pulled.append(n)
-            yield n
-
-    taken = 0
-    for result in pooled_map(_double, jobs(), 2, ahead=8):
-        assert result == 2 * taken
-        taken += 1
-        if taken % 50 == 0:
-            time.sleep(0.3)  # the workers would have run every job by now
-            assert len(pulled) <= taken + 8 + 1  # the ones handed out, and one drawn that waits for room
-    assert taken == 200
-
-
-def test_a_taker_that_stops_early_ends_the_workers():
-    import time
-    from feeds.pool import pooled_map
-
-    started = time.monotonic()
-    results = pooled_map(_double, iter(range(10_000)), 2, ahead=4)
-    assert [next(results) for _ in range(3)] == [0, 2, 4]
-    results.close()
-    assert time.monotonic() - started < 5
-
-
 def test_a_date_whose_open_quote_swallows_the_secured_line_is_reported_without_it():
     """Found by the property test: an unclosed quote runs on into `secured`."""
     from feeds.read import parse_article
@@ -539,23 +502,6 @@ def test_a_date_whose_open_quote_swallows_the_secured_line_is_reported_without_i
     good = parse_article(b'---\ntitle: T\npublishedDateTime: "yesterday-ish"\nwebUrl: https://a.example/\n---\n',
                          "ok.md")
     assert "yesterday-ish" in good.message  # other bad values are still quoted
-
-
-def _fails_on_37(n: int) -> int:
-    if n == 37:
-        raise ValueError("job 37")
-    return n
-
-
-def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
-    import time
-    from feeds.pool import pooled_map
-
-    started = time.monotonic()
-    with pytest.raises(ValueError, match="job 37"):
-        for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8):
-            pass
-    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("front", [

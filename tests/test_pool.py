@@ -1,0 +1,86 @@
+"""Worker pools: results in order, a bound on what waits, and a clean end
+however the taker stops or a worker dies."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from feeds.exceptions import FeedsError, WorkerLost
+from feeds.pool import pooled_map
+
+
+def _double(n: int) -> int:
+    return 2 * n
+
+
+def test_workers_run_only_a_few_jobs_ahead_of_a_slow_taker():
+    """Results a slow writer has not taken wait in the workers, not in memory here."""
+    pulled = []
+
+    def jobs():
+        for n in range(200):
+            pulled.append(n)
+            yield n
+
+    taken = 0
+    for result in pooled_map(_double, jobs(), 2, ahead=8):
+        assert result == 2 * taken
+        taken += 1
+        if taken % 50 == 0:
+            time.sleep(0.3)  # the workers would have run every job by now
+            assert len(pulled) <= taken + 8 + 1  # the ones handed out, and one drawn that waits for room
+    assert taken == 200
+
+
+def test_a_taker_that_stops_early_ends_the_workers():
+    started = time.monotonic()
+    results = pooled_map(_double, iter(range(10_000)), 2, ahead=4)
+    assert [next(results) for _ in range(3)] == [0, 2, 4]
+    results.close()
+    assert time.monotonic() - started < 5
+
+
+def _fails_on_37(n: int) -> int:
+    if n == 37:
+        raise ValueError("job 37")
+    return n
+
+
+def test_a_failing_job_reaches_the_taker_and_ends_the_workers():
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="job 37"):
+        for _ in pooled_map(_fails_on_37, iter(range(10_000)), 2, ahead=8):
+            pass
+    assert time.monotonic() - started < 5
+
+
+def _dies_on_5(n: int) -> int:
+    if n == 5:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+    time.sleep(0.01)
+    return n
+
+
+def test_a_worker_killed_mid_job_fails_the_stage_instead_of_hanging_it():
+    started = time.monotonic()
+    taken = []
+    with pytest.raises(WorkerLost, match="worker process ended"):
+        for result in pooled_map(_dies_on_5, iter(range(1_000)), 2, ahead=4):
+            taken.append(result)
+    assert taken == list(range(len(taken))) and len(taken) <= 5  # nothing out of order, nothing after the loss
+    assert time.monotonic() - started < 10
+    assert issubclass(WorkerLost, FeedsError)  # the command says it in one line; a watching builder retries
+
+
+def _jobs_then_error():
+    yield from range(20)
+    raise OSError("the listing failed")
+
+
+def test_an_error_making_the_jobs_reaches_the_taker():
+    with pytest.raises(OSError, match="the listing failed"):
+        for _ in pooled_map(_double, _jobs_then_error(), 2, ahead=4):
+            pass

@@ -23,22 +23,22 @@ def worker_context():
 def pooled_map(function, jobs, workers: int, ahead: int):
     """function(job) for each job, in order, on `workers` processes, with at
     most `ahead` jobs handed out whose results this process has not taken:
-    when it is the slower (a slow disk under the writer), results wait in the
-    workers instead of piling up here.
+    when it is the slower (a slow disk under the writer), the workers wait
+    instead of results piling up.
 
-    A job's error reaches the taker as it was raised. A worker that dies
-    mid-job (killed, out of memory) raises WorkerLost instead of leaving the
-    taker waiting for a result that will never come.
+    A job's error reaches the taker as it was raised, and so does an error
+    making the jobs. A worker that dies (killed, out of memory) raises
+    WorkerLost instead of leaving the taker waiting for a result that will
+    never come.
     """
     import queue
     import threading
     from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
+    room, stop = threading.Semaphore(max(1, ahead)), threading.Event()
+    handed: queue.SimpleQueue = queue.SimpleQueue()  # futures in job order, then _END or _Failed
     executor = ProcessPoolExecutor(workers, mp_context=worker_context(),
                                    initializer=_leave_interrupts_to_the_parent)
-    room, stop = threading.Semaphore(ahead), threading.Event()
-    handed: queue.SimpleQueue = queue.SimpleQueue()  # futures in job order, then _END or _Failed
 
     def hand_out() -> None:
         # On its own thread, so that making the jobs (listing, stat-ing files)
@@ -51,39 +51,75 @@ def pooled_map(function, jobs, workers: int, ahead: int):
                 if stop.is_set():
                     return
                 handed.put(executor.submit(function, job))
-        except BaseException as error:  # noqa: BLE001 - making a job failed: the taker raises it
+        except BaseException as error:  # noqa: BLE001 - the taker raises it
             handed.put(_Failed(error))
             return
         handed.put(_END)
 
-    try:
-        executor.submit(int).result()  # a forked pool forks here, on this thread, before hand_out's
-    except BrokenProcessPool:
-        executor.shutdown(wait=False)
-        raise WorkerLost("a worker process could not start") from None
     feeder = threading.Thread(target=hand_out, name="feeds-pool-feeder", daemon=True)
-    feeder.start()
     try:
+        try:
+            # A forked pool forks here, on the calling thread, before the feeder runs.
+            executor.submit(int).result()
+        except Exception as error:  # noqa: BLE001 - no fork (EAGAIN, ENOMEM), or a worker that died at once
+            raise WorkerLost(f"cannot start worker processes: {_reason(error)}") from None
+        feeder.start()
         while True:
             item = handed.get()
             if item is _END:
                 return
             if item.__class__ is _Failed:
+                if _is_broken(item.error):  # a worker died while the feeder handed out a job
+                    raise _lost() from None
                 raise item.error
             try:
                 result = item.result()
-            except BrokenProcessPool:
-                raise WorkerLost("a worker process ended without finishing its job (killed, or out of "
-                                 "memory?); nothing from the unfinished jobs was used") from None
+            except Exception as error:
+                if _is_broken(error):
+                    raise _lost() from None
+                raise
             room.release()
             yield result
     finally:
         # Taken no further (done, an error, an interrupted export): nothing
         # more is handed out, jobs not started are dropped, and the few under
-        # way finish (workers leave Ctrl-C to this process).
+        # way finish (workers leave Ctrl-C to this process). A feeder stuck in
+        # making a job (a listing on a dead mount) is not waited for: it is a
+        # daemon thread, and hands nothing out any more.
         stop.set()
-        feeder.join()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if feeder.is_alive():
+            feeder.join(FEEDER_GRACE_SECONDS)
+        _shut_down(executor)
+
+
+FEEDER_GRACE_SECONDS = 1.0
+
+
+def _lost() -> WorkerLost:
+    return WorkerLost("a worker process ended without finishing its job (killed, or out of memory?); "
+                      "nothing from the unfinished jobs was used")
+
+
+def _is_broken(error: BaseException) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+    return isinstance(error, BrokenProcessPool)
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or ("a worker ended at once" if _is_broken(error)
+                                                 else type(error).__name__)
+
+
+def _shut_down(executor) -> None:
+    """End the pool and its processes, also when it never fully started: a
+    failed fork leaves the workers already forked without the thread that
+    would end them, and the interpreter would wait for them at exit."""
+    if getattr(executor, "_executor_manager_thread", True) is None:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.join(1)
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 class _Failed:

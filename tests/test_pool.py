@@ -84,3 +84,54 @@ def test_an_error_making_the_jobs_reaches_the_taker():
     with pytest.raises(OSError, match="the listing failed"):
         for _ in pooled_map(_double, _jobs_then_error(), 2, ahead=4):
             pass
+
+
+def test_a_worker_killed_while_idle_fails_the_stage_too():
+    """Killed between jobs, while the workers wait for a slow taker: found by the next hand-out."""
+    import multiprocessing
+
+    results = pooled_map(_double, iter(range(100)), 2, ahead=4)
+    assert next(results) == 0
+    time.sleep(0.5)  # the jobs handed out are done; the workers idle
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    time.sleep(0.5)
+    with pytest.raises(WorkerLost):
+        for _ in results:
+            pass
+
+
+def _jobs_that_stall():
+    yield from range(3)
+    time.sleep(30)  # a listing stuck on a dead mount
+    yield 3
+
+
+def test_a_taker_that_stops_does_not_wait_for_jobs_that_never_come():
+    import multiprocessing
+
+    results = pooled_map(_double, _jobs_that_stall(), 2, ahead=8)
+    assert [next(results) for _ in range(3)] == [0, 2, 4]
+    started = time.monotonic()
+    results.close()
+    assert time.monotonic() - started < 5
+    assert not multiprocessing.active_children()
+
+
+def test_workers_that_cannot_start_are_reported_and_none_is_left(monkeypatch):
+    """No fork (EAGAIN under memory or process-count limits) after some workers started."""
+    import multiprocessing
+
+    real_fork, forks = os.fork, []
+
+    def fork_fails_on_the_second():
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork_fails_on_the_second)
+    with pytest.raises(WorkerLost, match="cannot start worker processes: Resource temporarily unavailable"):
+        for _ in pooled_map(_double, iter(range(10)), 3, ahead=4):
+            pass
+    monkeypatch.undo()
+    assert not multiprocessing.active_children()

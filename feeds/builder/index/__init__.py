@@ -17,7 +17,7 @@ from typing import Iterable
 from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
-from . import _articles, _feeds, _files
+from . import _articles, _feeds, _files, _meta
 from ._files import BUCKETS
 from ._schema import connect, defer_indexes, restore_indexes, transaction
 
@@ -87,7 +87,7 @@ class Index:
         return _files.holds_at_least(self.db, files)
 
     def is_empty(self) -> bool:
-        return self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+        return _files.is_empty(self.db)
 
     def problems(self) -> list[Problem]:
         return _files.problems(self.db)
@@ -95,14 +95,14 @@ class Index:
     def counts(self) -> tuple[int, int]:
         """(articles, files with problems); kept until the index changes (a
         count of a million rows takes a tenth of a second)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]  # changes with another process's commits
+        version = _meta.data_version(self.db)  # changes with another process's commits
         if self._counts is None or self._counts[0] != version:
             files, problems = _files.counts(self.db)
             self._counts = (version, (files - problems, problems))
         return self._counts[1]
 
     def drafts(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM articles WHERE draft = 1").fetchone()[0]
+        return _articles.drafts(self.db)
 
     def update(self, results: list[tuple[str, int, object]], removed: Iterable[str] = (),
                fresh: bool = False) -> set[str]:
@@ -119,9 +119,9 @@ class Index:
         with transaction(self.db):
             # Until this build has published, the feeds table is not to be
             # trusted: a build cut short leaves the next one to recompute every feed.
-            self.db.execute("DELETE FROM meta WHERE key = 'published_at'")
+            _meta.delete(self.db, "published_at")
             if fresh:
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('links_uncounted', '1')")
+                _meta.put(self.db, "links_uncounted", "1")
                 defer_indexes(self.db)
             old = {} if fresh else _articles.get_many(self.db, [r[0] for r in results] + removed)
             for source, article in old.items():
@@ -164,12 +164,12 @@ class Index:
         with transaction(self.db):
             restore_indexes(self.db)
             _articles.recount_all_links(self.db)
-            self.db.execute("DELETE FROM meta WHERE key = 'links_uncounted'")
+            _meta.delete(self.db, "links_uncounted")
         self._shadow = None
         self._counts = None
 
     def _is_duplicate(self, link: str) -> bool:
-        return self.db.execute("SELECT 1 FROM duplicate_links WHERE link = ?", (link,)).fetchone() is not None
+        return _articles.is_duplicate(self.db, link)
 
     def _feeds_of_copies(self, link: str) -> set[str]:
         sources = [row[0] for row in _articles.copies(self.db, link)]
@@ -234,11 +234,10 @@ class Index:
             _feeds.save(self.db, rows, gone)
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return _meta.get(self.db, key)
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        _meta.put(self.db, key, value)
 
 
 def _temporary(identity: str) -> sqlite3.Connection:

@@ -88,6 +88,14 @@ def recount_all_links(db: sqlite3.Connection) -> None:
                "GROUP BY link HAVING COUNT(*) > 1")
 
 
+def is_duplicate(db: sqlite3.Connection, link: str) -> bool:
+    return db.execute("SELECT 1 FROM duplicate_links WHERE link = ?", (link,)).fetchone() is not None
+
+
+def drafts(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COUNT(*) FROM articles WHERE draft = 1").fetchone()[0]
+
+
 def duplicate_links(db: sqlite3.Connection) -> list[str]:
     return [row[0] for row in db.execute("SELECT link FROM duplicate_links")]
 

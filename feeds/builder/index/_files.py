@@ -115,6 +115,10 @@ def problems(db: sqlite3.Connection) -> list[Problem]:
                        "WHERE problem IS NOT NULL ORDER BY source")]
 
 
+def is_empty(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
+
 def holds_at_least(db: sqlite3.Connection, files: int) -> bool:
     return db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM files LIMIT ?)", (files,)).fetchone()[0] >= files
 

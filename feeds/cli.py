@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def caching(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--cache-dir", metavar="DIR", type=Path,
-                         help=f"where the article index is kept between runs (default: {default_cache_dir()})")
+                         help=f"where the article index (and the local document store) is kept between runs "
+                              f"(default: {default_cache_dir()})")
         sub.add_argument("--no-cache", action="store_true",
                          help="read every file, with a temporary index (nothing read from or written to the cache)")
         sub.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -132,7 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {"content": args.content, "base_url": getattr(args, "base_url", None)}
+    cache_dir = getattr(args, "cache_dir", None)
+    return {"content": args.content, "base_url": getattr(args, "base_url", None),
+            "cache_dir": cache_dir.absolute() if cache_dir else None}
 
 
 def _report_problems(problems) -> None:
@@ -157,9 +160,6 @@ def _builder(config: Config, args: argparse.Namespace, writer):
     jobs = os.cpu_count() or 1 if jobs is None else jobs
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    if getattr(args, "cache_dir", None):
-        from dataclasses import replace
-        config = replace(config, cache_dir=args.cache_dir.absolute())
     index = None if getattr(args, "no_cache", False) else "default"
     return Builder(config, writer, index=index, jobs=jobs)
 

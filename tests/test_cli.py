@@ -369,3 +369,14 @@ def test_a_closed_output_stream_does_not_turn_a_finished_export_into_a_failure(m
     done = subprocess.run(["sh", "-c", f"{command} {closed}"], env=environment, cwd=REPO, timeout=60,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if closed == ">&-" else subprocess.DEVNULL)
     assert done.returncode == 0 and (out / "feed.atom").is_file()
+
+
+def test_build_keeps_its_index_and_store_in_the_cache_dir_it_is_given(content, tmp_path):
+    """Servers run with the same cache folder must find the store this builder wrote there."""
+    elsewhere = tmp_path / "xdg"
+    done = run_feeds("build", "--content", content, "--cache-dir", tmp_path / "cache", "--quiet",
+                     env={"XDG_CACHE_HOME": str(elsewhere)})
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "cache").glob("store-*/manifest*")), sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert list((tmp_path / "cache").glob("index-*.sqlite"))
+    assert not elsewhere.exists()

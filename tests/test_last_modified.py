@@ -99,6 +99,20 @@ def test_going_back_to_an_earlier_version_gets_a_new_date(publisher):
     assert publisher.publish("one", MARCH) == NOW + 120
 
 
+def test_a_server_that_sent_a_version_sends_its_new_date_when_it_comes_back(publisher):
+    """Once served, the bytes of an undone edit must not go out with their first date:
+    a client holding the edit and polling with If-Modified-Since alone would get a 304."""
+    documents = Documents(publisher.store, cache_max_age=300)
+    publisher.publish("one", MARCH)
+    assert documents.get("feed.atom").last_modified == MARCH
+    publisher.now += 60
+    publisher.publish("one, edited", MARCH)
+    assert documents.get("feed.atom").last_modified == NOW + 60
+    publisher.now += 60
+    publisher.publish("one", MARCH)
+    assert documents.get("feed.atom").last_modified == NOW + 120
+
+
 def test_superseded_bodies_are_collected_after_the_grace_period(publisher):
     import os
     import time

@@ -123,6 +123,15 @@ def test_unknown_feeds_and_extensions_are_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert b"Traceback" not in response.data
+    assert response.headers["Cache-Control"] == "no-store"  # the feed may be published in a moment
+
+
+@pytest.mark.parametrize("path", ["/topics//ai.atom", "/providers//venturebeat.com.rss", "/topics/ai//.atom"])
+def test_doubled_slashes_name_no_document(client, path):
+    """Not a permanent redirect built from the Host header (and dropping to http behind a TLS proxy)."""
+    response = client.get("/", environ_overrides={"PATH_INFO": path})  # as a server passes it on
+    assert response.status_code == 404
+    assert "Location" not in response.headers
 
 
 @pytest.mark.parametrize("path", [
@@ -239,3 +248,32 @@ def test_a_304_carries_the_validators_and_caching_headers(client):
     assert again.status_code == 304
     for name in ("ETag", "Last-Modified", "Cache-Control"):
         assert again.headers[name] == first.headers[name]
+
+
+def test_a_failed_if_match_is_412_without_the_document_and_never_stored(client):
+    """RFC 9110 §13.1.1: the method is not performed; a shared cache must not keep the answer."""
+    etag = client.get("/feed.atom").headers["ETag"]
+    failed = client.get("/feed.atom", headers={"If-Match": '"not-the-current-one"'})
+    assert failed.status_code == 412
+    assert failed.data == b""
+    assert failed.headers["Cache-Control"] == "no-store"
+    assert client.get("/feed.atom", headers={"If-Match": etag}).status_code == 200
+    assert client.get("/feed.atom", headers={"If-Match": "*"}).status_code == 200
+    assert client.get("/feed.atom", headers={"If-Match": f"W/{etag}"}).status_code == 412  # compared strongly
+
+
+def test_if_unmodified_since_before_the_document_is_412(client):
+    """RFC 9110 §13.1.4."""
+    modified = client.get("/feed.atom").headers["Last-Modified"]
+    assert client.get("/feed.atom", headers={"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+                      ).status_code == 412
+    assert client.get("/feed.atom", headers={"If-Unmodified-Since": modified}).status_code == 200
+    assert client.get("/feed.atom", headers={"If-Unmodified-Since": "not a date"}).status_code == 200
+
+
+def test_a_list_of_dates_in_if_modified_since_is_ignored(client):
+    """RFC 9110 §13.1.3: a recipient must ignore it rather than read its first date."""
+    modified = client.get("/feed.atom").headers["Last-Modified"]
+    assert client.get("/feed.atom", headers={"If-Modified-Since": modified}).status_code == 304
+    listed = client.get("/feed.atom", headers={"If-Modified-Since": f"{modified}, {modified}"})
+    assert listed.status_code == 200 and listed.data

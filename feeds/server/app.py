@@ -12,6 +12,7 @@ import time
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.http import parse_date, parse_etags
 
 from ..config import Config, load_config
 from ..formats import FEED_DOCUMENTS
@@ -107,6 +108,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if not isinstance(config, Config):
         config = load_config(overrides=config or {})
     app = Flask(__name__)
+    app.url_map.merge_slashes = False  # "/topics//ai.atom" names no document: 404, not a redirect
     app.config["FEEDS"] = config
     if not logging.getLogger("feeds").handlers and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -122,7 +124,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         prepared = documents.get(path, request.headers.get("Accept-Encoding"))
         if prepared is None:
             raise NotFound()
-        response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(request)
+        if precondition_fails(request.headers, prepared):
+            return Response(b"", status=412, headers={"ETag": prepared.validator, "Cache-Control": "no-store",
+                                                      "Vary": "Accept-Encoding"})
+        response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(
+            _if_none_match_and_modified_since(request.environ))
         del response.headers["Date"]  # the server adds its own; Werkzeug's would make two
         return response
 
@@ -165,8 +171,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        # Not stored by shared caches: a feed missing now may be published in a moment.
         response = Response(f"{error.code} {error.name}\n", status=error.code,
-                            content_type="text/plain; charset=utf-8")
+                            content_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"})
         if error.code == 405:
             response.headers["Allow"] = "GET, HEAD"
         return response
@@ -178,6 +185,42 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.wsgi_app = PollShortcut(app.wsgi_app, documents, supervisor)
     return app
+
+
+def precondition_fails(headers, prepared) -> bool:
+    """If-Match, else If-Unmodified-Since (RFC 9110 §13.1.1, §13.1.4, in the
+    order of §13.2.2): whether the request's precondition is false for the
+    representation it would get. If-Match compares strongly."""
+    if_match = headers.get("If-Match")
+    if if_match is not None:
+        return not parse_etags(if_match).contains(prepared.etag)
+    since = _single_date(headers.get("If-Unmodified-Since"))
+    return since is not None and prepared.last_modified is not None and prepared.last_modified > since
+
+
+def _single_date(value: str | None) -> int | None:
+    """An HTTP date as Unix seconds; None for none, an invalid one, or a list
+    of dates (which RFC 9110 §13.1.3 and §13.1.4 say to ignore)."""
+    if not value or value.count(",") > 1:
+        return None
+    when = parse_date(value)
+    return int(when.timestamp()) if when is not None else None
+
+
+_EVALUATED_HERE = frozenset({"HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE"})
+
+
+def _if_none_match_and_modified_since(environ: dict) -> dict:
+    """The request as Werkzeug's conditional handling should see it, once
+    precondition_fails has passed it: without the preconditions (Werkzeug
+    answers If-Match: * with a 412), and without an If-Modified-Since that
+    is a list of dates (ignored, not read as its first)."""
+    since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    drop = _EVALUATED_HERE | ({"HTTP_IF_MODIFIED_SINCE"} if since is not None and _single_date(since) is None
+                              else set())
+    if not drop.intersection(environ):
+        return environ
+    return {key: value for key, value in environ.items() if key not in drop}
 
 
 def _feed_format(fmt: str) -> str:

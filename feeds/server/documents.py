@@ -55,7 +55,7 @@ class Documents:
         # WebSub discovery: a feed names its hubs and itself in Link headers too.
         self._hub_links = "".join(f'<{hub}>; rel="hub", ' for hub in hubs)
         self._base_url = base_url
-        self._ready: dict[tuple[str, str], Prepared] = {}
+        self._ready: dict[tuple[str, str, int | None], Prepared] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self._failing = False
@@ -85,7 +85,9 @@ class Documents:
         etag = entry.encodings[encoding][0] if encoding in entry.encodings else entry.etag
         if etag == entry.etag:
             encoding = IDENTITY
-        key = (path, etag)
+        # The date is part of the key: bytes published again (an edit undone)
+        # come back with a later date, which every process must send.
+        key = (path, etag, entry.last_modified)
         prepared = self._ready.get(key)
         now = int(time.time())
         if prepared is not None and (prepared.last_modified is not None or entry.last_modified is None

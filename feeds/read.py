@@ -26,7 +26,7 @@ from dateutil import parser as dateparser
 
 from .pool import pooled_map
 from .records import Article, Image, Limits, Problem, Topic
-from .walk import _list_files
+from .walk import _list_files, printable as _printable
 from .text import (brief, clean_line, hostname, markdown_html, plain_text, scalar_text,
                    topic_slug, truncate, web_link)
 
@@ -86,13 +86,6 @@ def _relative_name(path: Path, content_dir: Path) -> str:
     except ValueError:
         name = path.as_posix()
     return _printable(name)
-
-
-def _printable(name: str) -> str:
-    """A file name for messages: printable even when it is not valid UTF-8."""
-    if name.isascii():  # no undecodable bytes (they are kept as non-ASCII surrogates)
-        return name
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _read_bytes(path: Path, limits: Limits) -> bytes:

@@ -175,8 +175,9 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             if real in ancestors:
                 yield prefix + name, _LOOP if linked else _FOLDER_LOOP
             elif first is not None:
-                yield prefix + name, NotRead(f"links to a folder already read as {first} (not read again)"
-                                             if linked else f"folder already read as {first} (not read again)")
+                shown = printable(first)  # a problem message: stored in the index, printed
+                yield prefix + name, NotRead(f"links to a folder already read as {shown} (not read again)"
+                                             if linked else f"folder already read as {shown} (not read again)")
             else:
                 inside = folders[real] = f"{prefix}{name}/"
                 ancestors.add(real)
@@ -187,6 +188,13 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
         seen.add(number)
         if len(seen) > count:  # else the same file met again under another name: given once
             yield prefix + name, entry.path
+
+
+def printable(name: str) -> str:
+    """A file or folder name for messages and the index: printable even when it is not valid UTF-8."""
+    if name.isascii():  # no undecodable bytes (they are kept as non-ASCII surrogates)
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _is_regular(entry: os.DirEntry) -> bool:

@@ -251,3 +251,18 @@ def test_a_fifo_named_like_an_article_is_not_read(content):
     os.mkfifo(content / "pipe.md")
     link(content / "to-pipe.md", content / "pipe.md")
     assert [name for name, _ in listed(content, stamps=True)] == ["a.md"]
+
+
+def test_a_folder_whose_name_is_not_utf8_is_named_printably_when_met_twice(content):
+    """The problem quotes the first name, which the index stores as text: no crash, cold or warm."""
+    folder = os.fsencode(str(content)) + b"/caf\xe9"
+    os.mkdir(folder)
+    article(Path(os.fsdecode(folder)), "x.md")
+    link(content / "link", os.fsdecode(folder))
+    for _ in range(2):  # cold, then warm
+        done = subprocess.run([sys.executable, "-m", "feeds", "check", "--content", str(content),
+                               "--cache-dir", str(content.parent / "cache")],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "link: links to a folder already read as caf\\xe9/ (not read again)" in done.stdout

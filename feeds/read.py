@@ -126,6 +126,9 @@ def _front_matter(data: bytes, limits: Limits) -> tuple[dict, str]:
     if not _YAML.detect(text):
         raise Unreadable("no front matter: the file must start with a '---' line")
     fm, body = _front_matter_text(text)
+    if "secured" in body and _SECURED_LINE.search(body):
+        raise Unreadable("broken front matter: a '---' line above the secured line ends the front matter, "
+                         "so the secured value would be published as the body; file skipped")
     try:
         meta = _load_yaml(fm)
     except yaml.constructor.ConstructorError as error:
@@ -241,6 +244,9 @@ def _safe_load(fm: str) -> object:
     try:
         node = loader.get_single_node()
         secured = False
+        if isinstance(node, MappingNode) and _shares_the_secret(node):
+            raise Unreadable("front matter refers to the secured value through a YAML alias; file skipped "
+                             "so that the value is never published")
         if isinstance(node, MappingNode) and not _TAG.search(fm):
             secured = any(isinstance(k, ScalarNode) and k.value == "secured" for k, _ in node.value)
             node.value = [(k, v) for k, v in node.value
@@ -251,6 +257,38 @@ def _safe_load(fm: str) -> object:
         return document
     finally:
         loader.dispose()
+
+
+def _shares_the_secret(document: MappingNode) -> bool:
+    """Whether any key or value besides `secured` is, or holds, a node of the
+    secured value: an alias of an anchor set on it (`secured: &s ...`,
+    `excerpt: *s`) would publish the secret. Nodes are compared by identity,
+    which is how the composer shares an anchored node with its aliases."""
+    secret: set[int] = set()
+    for key, value in document.value:
+        if isinstance(key, ScalarNode) and key.value == "secured":
+            secret |= _node_ids(value)
+    if not secret:
+        return False
+    return any(not (isinstance(key, ScalarNode) and key.value == "secured") and
+               not secret.isdisjoint(_node_ids(key) | _node_ids(value)) for key, value in document.value)
+
+
+def _node_ids(node) -> set[int]:
+    """The ids of node and every node under it, each visited once (aliases share nodes)."""
+    seen: set[int] = set()
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, MappingNode):
+            for key, value in current.value:
+                todo += (key, value)
+        elif isinstance(current.value, list):  # a sequence
+            todo += current.value
+    return seen
 
 
 def _where(error: yaml.YAMLError) -> str:

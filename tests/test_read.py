@@ -523,6 +523,50 @@ def test_a_secured_line_swallowed_by_an_open_quote_is_never_published(front):
     assert "S3CR3T" not in result.message and "secured line is not a key" in result.message
 
 
+def test_a_dashes_line_above_the_secured_line_never_publishes_it_as_the_body():
+    """A stray '---' closes the front matter early: what follows, `secured` included, is the body."""
+    from feeds.read import parse_article
+    from feeds.records import Problem
+
+    data = (b'---\ntitle: "Hello"\npublishedDateTime: 2026-01-01T00:00:00Z\nwebUrl: https://a.example/x\n'
+            b'---\nsecured: "S3CR3T000000000000000000000000"\n---\nThe body.\n')
+    result = parse_article(data, "early-end.md")
+    assert isinstance(result, Problem), result
+    assert "S3CR3T" not in result.message
+    prose = parse_article(b'---\ntitle: T\npublishedDateTime: 2026-01-01T00:00:00Z\nwebUrl: https://a.example/x\n'
+                          b'---\nThe startup secured: funding, at last.\n', "prose.md")
+    assert "secured: funding" in prose.content  # the word in a sentence is no reason to skip
+
+
+@pytest.mark.parametrize("uses", [
+    "excerpt: *s",
+    "title: *s",
+    "topics: [AI, *s]",
+    "provider:\n  name: *s\n  domain: a.example",
+    "images:\n  - url: https://a.example/i.png\n    title: *s",
+    "*s : key",
+])
+def test_an_alias_of_the_secured_value_is_never_published(uses):
+    from feeds.read import parse_article
+    from feeds.records import Problem
+
+    data = (f'---\ntitle: T\npublishedDateTime: 2026-01-01T00:00:00Z\nwebUrl: https://a.example/x\n'
+            f'secured: &s "S3CR3T000000000000000000000000"\n{uses}\n---\n').encode()
+    result = parse_article(data, "alias.md")
+    assert isinstance(result, Problem), result
+    assert "S3CR3T" not in result.message and "alias" in result.message
+
+
+def test_anchors_elsewhere_are_still_read():
+    from feeds.read import parse_article
+    from feeds.records import Article
+
+    data = (b'---\ntitle: &t "Hello"\nexcerpt: *t\npublishedDateTime: 2026-01-01T00:00:00Z\n'
+            b'webUrl: https://a.example/x\nsecured: &s "S3CR3T000000000000000000000000"\n---\n')
+    result = parse_article(data, "anchors.md")
+    assert isinstance(result, Article) and result.summary == "Hello" and "S3CR3T" not in repr(result)
+
+
 def test_a_secured_key_in_its_place_is_no_problem():
     from feeds.read import parse_article
     from feeds.records import Article

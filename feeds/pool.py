@@ -37,8 +37,7 @@ def pooled_map(function, jobs, workers: int, ahead: int):
 
     room, stop = threading.Semaphore(max(1, ahead)), threading.Event()
     handed: queue.SimpleQueue = queue.SimpleQueue()  # futures in job order, then _END or _Failed
-    executor = ProcessPoolExecutor(workers, mp_context=worker_context(),
-                                   initializer=_leave_interrupts_to_the_parent)
+    executor = ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_start_worker)
 
     def hand_out() -> None:
         # On its own thread, so that making the jobs (listing, stat-ing files)
@@ -130,8 +129,27 @@ class _Failed:
 _END = object()
 
 
-def _leave_interrupts_to_the_parent() -> None:
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _start_worker() -> None:
     """Ctrl-C reaches the whole process group: the parent stops handing out
-    jobs and waits for the few under way, so a worker finishes its job."""
+    jobs and waits for the few under way, so a worker finishes its job.
+
+    And a worker ends when its parent is gone (`kill -9`): its siblings hold
+    the result pipe open, so one blocked sending a result would wait forever,
+    and keep the terminal's output open with it."""
+    import os
     import signal
+    import threading
+    import time
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def end_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=end_with_parent, name="feeds-end-with-parent", daemon=True).start()

@@ -135,3 +135,44 @@ def test_workers_that_cannot_start_are_reported_and_none_is_left(monkeypatch):
             pass
     monkeypatch.undo()
     assert not multiprocessing.active_children()
+
+
+ORPHANS = """
+import multiprocessing, sys, time
+from feeds.pool import pooled_map
+
+def _big(n):
+    return bytes(1_000_000)  # more than a pipe holds: a worker blocks sending it
+
+results = pooled_map(_big, iter(range(100)), 2, ahead=8)
+next(results)
+time.sleep(0.5)
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """`kill -9` of an export: no worker is left blocked on a pipe nobody reads."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANS], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)

@@ -63,6 +63,8 @@ def settle(content: Path) -> None:
     always read again: its stamp could miss a second change)."""
     recent = datetime.now().timestamp() - 60
     for path in content.rglob("*.md"):
+        if path.is_symlink():  # its target is dated as a file of its own (or it dangles)
+            continue
         if path.stat().st_mtime > recent:
             os.utime(path, (PAST, PAST))
 
@@ -293,3 +295,48 @@ def test_a_cold_build_cut_short_gets_its_indexes_back_at_the_next_opening(tmp_pa
     other.finish_bulk()
     assert indexes(tmp_path / "other.sqlite") == expected
     other.close()
+
+
+# --- Events whose names the walk would not have read --------------------------------
+
+def _events_then_cold(content, tmp_path, steps):
+    """Each step changes the folder and names the paths its events would name;
+    after each, the builder's targeted build must give a cold build's bytes."""
+    clock = Clock(T0)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder.build()
+    for step, (change, named) in enumerate(steps):
+        change()
+        settle(content)
+        builder.build([str(content / name) for name in named])
+        assert tree(tmp_path / "out") == cold(content, tmp_path, clock), f"after step {step}"
+
+
+def test_a_file_replaced_by_a_folder_is_unpublished_by_its_event(content, tmp_path):
+    def replace():
+        (content / "b.md").unlink()
+        (content / "b.md").mkdir()  # as a checkout of another branch may do
+    _events_then_cold(content, tmp_path, [(replace, ["b.md"])])
+
+
+def test_a_link_to_an_article_file_and_its_target_removed(content, tmp_path):
+    """The walk reads a file once, under the first name met: a link sorting first takes it over."""
+    _events_then_cold(content, tmp_path, [
+        (lambda: (content / "0-link.md").symlink_to("b.md"), ["0-link.md"]),
+        (lambda: (content / "b.md").unlink(), ["b.md"]),
+        (lambda: (content / "0-link.md").unlink(), ["0-link.md"]),
+    ])
+
+
+def test_changes_made_through_a_folder_read_under_a_linked_name(content, tmp_path):
+    """`alias` sorts before `real`: its files are read as alias/...; events name real/..."""
+    write_article(content, "real/d.md", title="Delta", webUrl="https://two.example/d", topics=["Cloud"])
+    write_article(content, "real/e.md", title="Epsilon", webUrl="https://two.example/e", topics=["Cloud"])
+    (content / "alias").symlink_to("real")
+
+    def edit():
+        write_article(content, "real/e.md", title="Epsilon, edited", webUrl="https://two.example/e")
+    _events_then_cold(content, tmp_path, [
+        (lambda: (content / "real" / "d.md").unlink(), ["real/d.md"]),
+        (edit, ["real/e.md"]),
+    ])

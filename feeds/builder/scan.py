@@ -268,13 +268,15 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             continue
         name = relative.replace(os.sep, "/")
         source = _printable(name)
+        if _read_under_another_name(index, path, source):
+            return full_scan(index, content, limits)
+        stamp = index.stamp(source)
+        if stamp is not None:
+            known[source] = stamp  # a file, or what a folder in its place replaced
         if os.path.isdir(path):
             listing.update(_stamped(article_entries(top, name)))
             known.update(index.stamps(under=source))
             continue
-        stamp = index.stamp(source)
-        if stamp is not None:
-            known[source] = stamp
         base = os.path.basename(name)
         if base.endswith(ARTICLE_SUFFIX) and base.lower() not in NOT_ARTICLES and os.path.isfile(path):
             try:
@@ -284,6 +286,23 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
         if not os.path.exists(path):  # removed or moved away: a file, or a folder (whatever its name)
             known.update(index.stamps(under=source))
     return _apply(index, content, listing.items(), known, limits, jobs=1, progress=None, fresh=False)
+
+
+def _read_under_another_name(index: Index, path: str, source: str) -> bool:
+    """Whether an event names something the walk may read under another name,
+    or not at all, so that only a full scan tells what changed: a symbolic
+    link (the walk reads each file and folder once, under the first name it
+    meets); a path below a folder read under another name, or not followed
+    (the index knows it as a listing problem); an article file gone that the
+    index never had (read under another name)."""
+    if os.path.islink(path):
+        return True
+    parts = source.split("/")
+    for end in range(1, len(parts)):
+        if index.stamp("/".join(parts[:end])) == LISTING_PROBLEM:
+            return True
+    return (source.endswith(ARTICLE_SUFFIX) and not os.path.lexists(path) and index.stamp(source) is None
+            and not index.stamps(under=source))
 
 
 def _stamped(entries) -> dict:

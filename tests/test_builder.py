@@ -310,6 +310,10 @@ def _events_then_cold(content, tmp_path, steps):
         settle(content)
         builder.build([str(content / name) for name in named])
         assert tree(tmp_path / "out") == cold(content, tmp_path, clock), f"after step {step}"
+        reference = builder_for(content, tmp_path / "names-out", tmp_path / "unused", clock, index=None)
+        reference.build()
+        assert sorted(builder.index.stamps()) == sorted(reference.index.stamps()), f"files after step {step}"
+        reference.close()
 
 
 def test_a_file_replaced_by_a_folder_is_unpublished_by_its_event(content, tmp_path):
@@ -336,7 +340,10 @@ def test_changes_made_through_a_folder_read_under_a_linked_name(content, tmp_pat
 
     def edit():
         write_article(content, "real/e.md", title="Epsilon, edited", webUrl="https://two.example/e")
+    def add():
+        write_article(content, "real/f.md", title="Zeta", webUrl="https://two.example/f")
     _events_then_cold(content, tmp_path, [
         (lambda: (content / "real" / "d.md").unlink(), ["real/d.md"]),
         (edit, ["real/e.md"]),
+        (add, ["real"]),  # some watchers name only the folder
     ])

@@ -292,13 +292,13 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
     """Whether an event names something the walk may read under another name,
     or not at all, so that only a full scan tells what changed: a symbolic
     link (the walk reads each file and folder once, under the first name it
-    meets); a path below a folder read under another name, or not followed
-    (the index knows it as a listing problem); an article file gone that the
+    meets); a folder read under another name, or not followed, or a path in
+    one (the index knows it as a listing problem); an article file gone that the
     index never had (read under another name)."""
     if os.path.islink(path):
         return True
     parts = source.split("/")
-    for end in range(1, len(parts)):
+    for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in
         if index.stamp("/".join(parts[:end])) == LISTING_PROBLEM:
             return True
     return (source.endswith(ARTICLE_SUFFIX) and not os.path.lexists(path) and index.stamp(source) is None

@@ -33,7 +33,10 @@ class Config:
     content: Path = PACKAGE_ROOT / "sample"
     language: str = "en"
     items_per_feed: int = 50
+    archives: bool = True  # every feed's older items in archive documents (RFC 5005, JSON Feed next_url)
+    items_per_archive: int = 100
     cache_max_age: int = 300
+    archive_max_age: int = 86400  # archive documents almost never change
     reload_interval: float = 2.0
     max_file_bytes: int = 1_000_000
     max_summary_chars: int = 1_000
@@ -51,7 +54,7 @@ class Config:
     def site(self) -> Site:
         return Site(title=self.title, base_url=self.base_url, language=self.language,
                     description=self.description, items_per_feed=self.items_per_feed,
-                    icon=self.icon, logo=self.logo, hubs=tuple(public_hub(hub) for hub in self.hubs))
+                    archives=self.archives, items_per_archive=self.items_per_archive, icon=self.icon, logo=self.logo, hubs=tuple(public_hub(hub) for hub in self.hubs))
 
     @property
     def hubs(self) -> tuple[str, ...]:
@@ -102,9 +105,18 @@ def _read_file(path: Path) -> dict[str, Any]:
     return {name: _coerce(name, value, f"{path}: {name}") for name, value in data.items()}
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = _TYPES[name]
     try:
+        if kind in ("bool", bool):
+            if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+                return _BOOLEANS[value.strip().lower()]
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if kind in ("int", int):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
@@ -137,7 +149,9 @@ def _validated(config: Config) -> Config:
         base += "/"
     if config.items_per_feed < 1:
         raise ConfigError(f"items_per_feed must be at least 1, got {config.items_per_feed}")
-    for name in ("cache_max_age", "max_file_bytes", "max_summary_chars"):
+    if config.items_per_archive < 1:
+        raise ConfigError(f"items_per_archive must be at least 1, got {config.items_per_archive}")
+    for name in ("cache_max_age", "archive_max_age", "max_file_bytes", "max_summary_chars"):
         if getattr(config, name) < (1 if name.startswith("max_") else 0):
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)}")
     if config.reload_interval <= 0:

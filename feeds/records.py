@@ -70,6 +70,22 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Archive:
+    """Where one document sits in its feed's chain of archive documents
+    (RFC 5005 archived feeds; JSON Feed next_url; the pages' older/newer links).
+
+    The subscription document has key "": it shows the newest items and
+    links to the newest archive document; each archive document shows a
+    bounded run of older items and links to its neighbours."""
+
+    key: str = ""  # the archive document's name ("2024-03-14t093015z-1a2b3c4d"); "": the subscription document
+    older: str = ""  # key of the next older archive document; "": none
+    newer: str = ""  # key of the next newer one; "": the subscription document follows
+
+    __reduce__ = _by_position
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     """A named, ordered collection of published articles (newest first)."""
 
@@ -82,6 +98,8 @@ class Feed:
     articles: tuple[Article, ...] = field(repr=False, default=())
     total: int | None = None  # None: len(articles)
     latest: datetime | None = None  # the newest date when `articles` is not given
+    # None: archives are off (the feed is its subscription document, nothing more)
+    archive: Archive | None = None
 
     @property
     def newest(self) -> datetime | None:
@@ -117,6 +135,8 @@ class Site:
     icon: str = ""  # absolute URLs, or "": none
     logo: str = ""
     hubs: tuple[str, ...] = ()  # WebSub hubs, as feeds link to them
+    archives: bool = True  # every feed's older items in archive documents
+    items_per_archive: int = 100  # at most this many items per archive document
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -125,8 +145,10 @@ class Site:
         """Code and site settings: the part of every document not made of articles."""
         import hashlib
         from . import __version__
-        return hashlib.blake2b(repr((__version__, self)).encode(), digest_size=8).hexdigest()
+        # Without archives, the settings of a release that had none: the same documents, the same fingerprint.
+        shown = repr(self).partition(", archives=")[0] + ")" if not self.archives else repr(self)
+        return hashlib.blake2b(f"({__version__!r}, {shown})".encode(), digest_size=8).hexdigest()
 
 
-for _record in (Image, Topic, Article, Problem):
+for _record in (Image, Topic, Article, Problem, Archive):
     _record._fields = attrgetter(*_record.__slots__)  # the fields as a tuple, in one C call

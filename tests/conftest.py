@@ -124,11 +124,13 @@ def compressed_copies(root: Path) -> list[Path]:
                   if name.endswith((".gz", ".br")))
 
 
-def feed_paths(root: Path) -> list[str]:
-    """"feed", "topics/ai", ... for every feed exported under root."""
-    return sorted({path.relative_to(root).with_suffix("").as_posix()
-                   for path in exported_files(root) if path.suffix.lstrip(".") in FORMATS
-                   and not path.name.startswith(".")})
+def feed_paths(root: Path, archives: bool = False) -> list[str]:
+    """"feed", "topics/ai", ... for every feed exported under root; with
+    `archives`, the archive documents' instead ("topics/ai/archive/first", ...)."""
+    return sorted({relative for path in exported_files(root) if path.suffix.lstrip(".") in FORMATS
+                   and not path.name.startswith(".")
+                   for relative in [path.relative_to(root).with_suffix("").as_posix()]
+                   if ("/archive/" in relative) == archives})
 
 
 def _isolate(patch: pytest.MonkeyPatch, cache_home: Path) -> None:

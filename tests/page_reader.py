@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 INDEX_TAGS = {"html", "head", "meta", "title", "link", "style", "body", "h1", "h2", "p", "a", "table", "thead",
               "tbody", "tr", "th", "td", "small", "time"}
 FEED_PAGE_TAGS = {"html", "head", "meta", "title", "link", "style", "body", "nav", "header", "h1", "small", "p",
-                  "section", "h2", "ul", "li", "a", "main", "ol", "article", "div", "time", "img", "footer"}
+                  "section", "h2", "ul", "li", "a", "main", "ol", "article", "div", "time", "img", "footer", "span"}
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
 _VOID = {"meta", "link", "img", "br", "hr", "input", "source", "wbr"}
 

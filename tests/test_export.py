@@ -59,8 +59,13 @@ def assert_every_document_is_valid(root: Path) -> None:
         assert f"{path}.atom" in page.hrefs, f"the index page does not link {path}"
         assert f"{path}.html" in page.hrefs, f"the index page does not link the page of {path}"
         assert_feed_page_shows_the_feed(root, path)
+    archives = feed_paths(root, archives=True)
+    failures = check_feed_files([(root / f"{path}.{fmt}", fmt) for path in archives for fmt in FORMATS])
+    assert not failures, "\n".join(failures[:20])
+    for path in archives:
+        assert_feed_page_shows_the_feed(root, path)
     pages = {p.relative_to(root).as_posix() for p in exported_files(root) if p.suffix == ".html"}
-    assert pages == {"index.html"} | {f"{path}.html" for path in feed_paths(root)}
+    assert pages == {"index.html"} | {f"{path}.html" for path in feed_paths(root) + archives}
     outline = ET.fromstring((root / "feeds.opml").read_bytes())
     urls = sorted(o.get("xmlUrl") for o in outline.iter("outline") if o.get("xmlUrl"))
     assert urls == sorted(f"{BASE_URL}{path}.atom" for path in feed_paths(root))
@@ -71,7 +76,8 @@ def assert_feed_page_shows_the_feed(root: Path, path: str) -> None:
     three formats, and the JSON Feed's items, in its order."""
     page = PageReader((root / f"{path}.html").read_bytes(), f"{BASE_URL}{path}.html")
     assert set(page.tags) <= FEED_PAGE_TAGS, (path, set(page.tags) - FEED_PAGE_TAGS)
-    assert page.feed_links() == {fmt: f"{BASE_URL}{path}.{fmt}" for fmt in FORMATS}, path
+    feed_path = path.partition("/archive/")[0]  # an archive page subscribes to its feed
+    assert page.feed_links() == {fmt: f"{BASE_URL}{feed_path}.{fmt}" for fmt in FORMATS}, path
     feed = json.loads((root / f"{path}.json").read_bytes())
     assert feed["home_page_url"] == f"{BASE_URL}{path}.html"
     assert [(i["link"], i["title"]) for i in page.items] == [

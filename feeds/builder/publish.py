@@ -17,9 +17,10 @@ from typing import Iterable, Iterator
 from ..collect import Collection, MAIN_FEED_PATH
 from ..encodings import compress
 from ..records import Feed, Site
-from ..render import FEED_DOCUMENTS, feed_updated, feed_version, pages_version, render_formats
+from ..render import FEED_DOCUMENTS, document_path, feed_updated, feed_version, pages_version, render_formats
 from ..render.pages import index_html, opml
 from ..writers import Rendered, WriteReport
+from .archiving import ARCHIVE_FOLDER, archive_feed, linked, split_archive_path, with_archive
 from .index import Index
 
 PAGES = (("index.html", "html"), ("feeds.opml", "opml"))  # the site's own documents; the rest are feeds'
@@ -45,13 +46,17 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
     paths.add(MAIN_FEED_PATH)  # its row carries the count and date the pages show
     fresh: dict[str, Feed] = {}
     rows, gone = [], []
+    archives: dict[str, list[tuple]] = {}  # feed -> its archive documents' rows, when they may have changed
     for path in sorted(paths):
         feed = index.feed(path, now, site.items_per_feed)
         if feed is None:
+            archives[path] = []
             if path in previous:
                 gone.append(path)
                 report.feeds_changed.append(path)
             continue
+        if site.archives:
+            feed, archives[path] = with_archive(index, site, feed, now)
         fresh[path] = feed
         row = _row(feed, site)
         if previous.get(path) != row:
@@ -60,6 +65,8 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
     if rows or gone:
         index.save_feeds(rows, gone)
         previous = index.published_feeds()
+    if archives:
+        index.save_archives(archives)
     collection = _collection(previous, fresh[MAIN_FEED_PATH])
     report.published, report.feeds = collection.main.size, len(previous)
     if writer is None:  # the index only (`feeds check`, `feeds list`)
@@ -69,6 +76,9 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
     for path, row in previous.items():
         for fmt in FEED_DOCUMENTS:  # the feed's formats and its page: all change together
             wanted[f"{path}.{fmt}"] = f"{fmt}:{row[7]}"
+    for path, key, version in index.archive_documents():
+        for fmt in FEED_DOCUMENTS:
+            wanted[f"{path}{ARCHIVE_FOLDER}{key}.{fmt}"] = f"{fmt}:{version}"
     held = writer.versions()
     stale = [name for name, version in wanted.items() if held.get(name) != version]
     stale_feeds: dict[str, list[str]] = {}
@@ -110,8 +120,15 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
     jobs_list = [(path, formats) for path, formats in sorted(stale_feeds.items())]
 
     def feeds() -> Iterator[tuple[Feed, list[str]]]:
+        base: Feed | None = None  # the feed of the archive documents that follow it (sorted: they do)
         for path, formats in jobs_list:
-            feed = fresh.get(path) or index.feed(path, now, site.items_per_feed)
+            in_archive = split_archive_path(path)
+            if in_archive is None:
+                feed = base = fresh.get(path) or linked(index, site, index.feed(path, now, site.items_per_feed))
+            else:
+                if base is None or base.path != in_archive[0]:
+                    base = fresh.get(in_archive[0]) or index.feed(in_archive[0], now, site.items_per_feed)
+                feed = archive_feed(index, base, in_archive[1], now) if base is not None else None
             if feed is not None:
                 yield feed, formats
 
@@ -131,7 +148,8 @@ def _render_feed(job: tuple[Feed, list[str], Site]) -> Iterable[Rendered]:
     newest = int(feed_updated(feed, site).timestamp())
     bodies = render_formats(feed, formats, site)
     # Compressed here, on the rendering processes, once per version of each document.
-    return [Rendered(f"{feed.path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest, compress(bodies[fmt]))
+    path = document_path(feed)
+    return [Rendered(f"{path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest, compress(bodies[fmt]))
             for fmt in formats]
 
 

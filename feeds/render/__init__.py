@@ -42,7 +42,38 @@ def render_formats(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, 
 
 
 def items(feed: Feed, site: Site) -> tuple[Article, ...]:
+    if is_archive(feed):
+        return feed.articles  # the collect stage cut them to size
     return feed.articles[: site.items_per_feed]
+
+
+def is_archive(feed: Feed) -> bool:
+    """Whether this is one of the feed's archive documents (not its subscription document)."""
+    return feed.archive is not None and feed.archive.key != ""
+
+
+def archive_path(feed: Feed, key: str) -> str:
+    """The document path, without extension, of one of the feed's archive documents."""
+    return f"{feed.path}/archive/{key}"
+
+
+def document_path(feed: Feed) -> str:
+    """This document's path without extension: the feed's, or its archive document's."""
+    return archive_path(feed, feed.archive.key) if is_archive(feed) else feed.path
+
+
+def older_path(feed: Feed) -> str:
+    """The path of the document with the next older items; "" at the oldest."""
+    archive = feed.archive
+    return archive_path(feed, archive.older) if archive is not None and archive.older else ""
+
+
+def newer_path(feed: Feed) -> str:
+    """The path of the document with the next newer items (an archive document,
+    or the subscription document after the newest); "" for the subscription document."""
+    if not is_archive(feed):
+        return ""
+    return archive_path(feed, feed.archive.newer) if feed.archive.newer else feed.path
 
 
 def summary_text(article: Article) -> str:
@@ -72,8 +103,13 @@ def feed_url(feed: Feed, fmt: str, site: Site) -> str:
 
 
 def page_url(feed: Feed, site: Site) -> str:
-    """The feed's page, for people: every format's alternate in text/html."""
-    return feed_url(feed, PAGE_FORMAT, site)
+    """The document's page, for people: every format's alternate in text/html."""
+    return self_url(feed, PAGE_FORMAT, site)
+
+
+def self_url(feed: Feed, fmt: str, site: Site) -> str:
+    """The address of this document in this format (an archive document's own)."""
+    return site.url(f"{document_path(feed)}.{fmt}")
 
 
 def feed_updated(feed: Feed, site: Site) -> datetime:
@@ -105,6 +141,8 @@ def feed_version(feed: Feed, site: Site) -> str:
     equal bytes (for the same code and site settings)."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(feed_title(feed, site).encode("utf-8", "surrogatepass"))
+    if feed.archive is not None:
+        digest.update(repr(feed.archive).encode("utf-8", "surrogatepass"))
     for article in items(feed, site):
         digest.update(article.digest.encode("ascii"))
     return digest.hexdigest()

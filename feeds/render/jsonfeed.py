@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from ..records import Article, Feed, Site
-from . import feed_description, feed_image, feed_title, feed_url, items, page_url, provider_home, summary_text
+from . import (feed_description, feed_image, feed_title, feed_url, items, older_path, page_url, provider_home,
+               summary_text)
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -14,7 +15,7 @@ def json_feed(feed: Feed, site: Site) -> bytes:
         "version": VERSION,
         "title": feed_title(feed, site),
         "home_page_url": page_url(feed, site),  # the feed's page
-        "feed_url": feed_url(feed, "json", site),
+        "feed_url": feed_url(feed, "json", site),  # the feed's address, also in its archive documents
         **({"hubs": [{"type": "WebSub", "url": hub} for hub in site.hubs]} if site.hubs else {}),
         "description": feed_description(feed, site),
         "language": site.language,
@@ -24,6 +25,9 @@ def json_feed(feed: Feed, site: Site) -> bytes:
         document["icon"] = image
     if site.icon:
         document["favicon"] = site.icon
+    older = older_path(feed)
+    if older:
+        document["next_url"] = site.url(f"{older}.json")  # older items, as RFC 5005's prev-archive
     document["items"] = [_item(article) for article in items(feed, site)]
     # Compact: with indentation the json module falls back to its pure-Python encoder.
     return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

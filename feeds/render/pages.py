@@ -9,8 +9,8 @@ from lxml import etree
 
 from ..collect import Collection
 from ..records import Article, Feed, Site
-from . import (FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT, feed_description, feed_title, feed_updated,
-               feed_url, items, page_url)
+from . import (FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT, document_path, feed_description, feed_title,
+               feed_updated, feed_url, is_archive, items, newer_path, older_path, page_url)
 
 OPML_DOCS = "http://opml.org/spec2.opml"
 OPML_FORMAT = "atom"  # the format OPML points subscribers to
@@ -44,16 +44,29 @@ def index_html(collection: Collection, site: Site) -> bytes:
 def feed_page(feed: Feed, site: Site) -> bytes:
     """The feed's page: its items, the same and in the same order as its
     feeds show, and links to subscribe to it, autodiscovery included."""
-    up = "../" * feed.path.count("/")  # to the site's root; relative, so any copy of the site works
+    up = "../" * document_path(feed).count("/")  # to the site's root; relative, so any copy of the site works
     section = {"topic": ("topics", "Topics"), "provider": ("providers", "Providers")}.get(feed.kind)
+    shown = items(feed, site)
+    title, pager = feed_title(feed, site), None
+    if feed.archive is not None:
+        pager = {"older": f"{up}{older_path(feed)}.{PAGE_FORMAT}" if older_path(feed) else "",
+                 "newer": f"{up}{newer_path(feed)}.{PAGE_FORMAT}" if newer_path(feed) else "",
+                 "span": "", "count": len(shown)}
+        if is_archive(feed) and shown:
+            pager["span"] = f"{_day(shown[-1])} to {_day(shown[0])}"
+            title = f"{title}: {pager['span']}"
     page = _templates().get_template("feed.html").render(
-        site=site, title=feed_title(feed, site), heading=feed.name or site.title,
+        site=site, title=title, heading=feed.name or site.title,
         detail=feed.key if feed.kind == "provider" and feed.key != feed.name else "",
         description=feed_description(feed, site), canonical=page_url(feed, site), home=up or "./",
-        section=section, alternates=_alternates(feed, site),
-        links=_subscribe_links(feed.path.rpartition("/")[2]),
-        items=[_page_item(article, feed, up) for article in items(feed, site)])
+        section=section, alternates=_alternates(feed, site), pager=pager,
+        links=_subscribe_links(f"{up}{feed.path}" if is_archive(feed) else feed.path.rpartition("/")[2]),
+        items=[_page_item(article, feed, up) for article in shown])
     return page.encode("utf-8")
+
+
+def _day(article: Article) -> str:
+    return article.published.strftime("%Y-%m-%d")
 
 
 def _page_item(article: Article, feed: Feed, up: str) -> dict:

@@ -10,12 +10,13 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..records import Feed, Image, Site
-from . import (feed_description, feed_image, feed_title, feed_updated, feed_url, items, page_url,
-               provider_home, summary_text, topic_scheme)
+from . import (feed_description, feed_image, feed_title, feed_updated, feed_url, is_archive, items, newer_path,
+               older_path, page_url, provider_home, self_url, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 GENERATOR = "feeds"
 SELF_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 _ESCAPED = re.compile("[&<>]")  # what html.escape(text, quote=False) changes
@@ -98,6 +99,53 @@ class HubExtension(BaseExtension):
         return rss_feed
 
 
+class ArchiveExtension(BaseExtension):
+    """RFC 5005 archived feeds: <fh:archive/> in an archive document, and in
+    RSS the archive links as <atom:link> (Atom has them as plain links)."""
+
+    def __init__(self):
+        self._links: dict[str, list[tuple[str, str]]] = {}
+        self._archive = False
+
+    def archive(self, links: dict[str, list[tuple[str, str]]], archive: bool) -> None:
+        self._links, self._archive = links, archive
+
+    def extend_ns(self):
+        return {"fh": FH_NS}
+
+    def extend_atom(self, feed):
+        if self._archive:
+            xml_elem(f"{{{FH_NS}}}archive", feed)
+        return feed
+
+    def extend_rss(self, rss_feed):
+        channel = rss_feed.find("channel")
+        links = channel.findall(f"{{{ATOM_NS}}}link")
+        position = channel.index(links[-1]) + 1 if links else len(channel)
+        for offset, (rel, href) in enumerate(self._links.get("rss", ())):
+            channel.insert(position + offset, xml_elem(f"{{{ATOM_NS}}}link", href=href, rel=rel))
+        if self._archive:
+            xml_elem(f"{{{FH_NS}}}archive", channel)
+        return rss_feed
+
+
+def archive_links(feed: Feed, fmt: str, site: Site) -> list[tuple[str, str]]:
+    """(rel, href) of the RFC 5005 links of this document in this format."""
+    if feed.archive is None:
+        return []
+    links = []
+    if is_archive(feed):
+        links.append(("current", feed_url(feed, fmt, site)))
+    older = older_path(feed)
+    if older:
+        links.append(("prev-archive", site.url(f"{older}.{fmt}")))
+    newer = newer_path(feed)
+    if newer:
+        # After the newest archive document comes the subscription document.
+        links.append(("next-archive", site.url(f"{newer}.{fmt}")))
+    return links
+
+
 def syndication(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
     """The Atom and/or RSS documents of a feed.
 
@@ -121,8 +169,10 @@ def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
     # The alternate, the feed's page, is also RSS's channel <link> (feedgen
     # takes the last link). WebSub hubs go next to the self link; RSS gets
     # them from HubExtension.
-    generator.link([{"href": feed_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
+    generator.link([{"href": self_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
                     *({"href": hub, "rel": "hub"} for hub in site.hubs),
+                    *({"href": href, "rel": rel, "type": SELF_TYPES[fmt]} for rel, href in archive_links(feed, fmt, site)
+                      if fmt == "atom"),
                     {"href": page_url(feed, site), "rel": "alternate", "type": "text/html"}], replace=True)
 
 
@@ -135,6 +185,9 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
         if site.hubs:
             fg.register_extension("websub", HubExtension, atom=False, rss=True)
             fg.websub.hubs(site.hubs)
+    if feed.archive is not None:
+        fg.register_extension("history", ArchiveExtension, atom=atom, rss=rss)
+        fg.history.archive({"rss": archive_links(feed, "rss", site)}, is_archive(feed))
     updated = feed_updated(feed, site)
     fg.id(feed_url(feed, formats[0], site))  # Atom's only: RSS channels have no id
     fg.title(feed_title(feed, site))

@@ -7,6 +7,7 @@ request goes through Flask and Werkzeug's conditional-request handling.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import time
 
@@ -35,12 +36,18 @@ def locate(path_info: str) -> str | None:
     stem, dot, fmt = path_info.rpartition(".")
     if not dot or fmt not in FEED_DOCUMENTS:
         return None
-    if stem == "/feed":
+    feed, in_archive, archive = stem.partition("/archive/")
+    if in_archive and not _ARCHIVE_KEY.match(archive):
+        return None
+    if feed == "/feed":
         return path_info[1:]
-    kind, _, key = stem[1:].partition("/")
+    kind, _, key = feed[1:].partition("/")
     if kind in ("topics", "providers") and key and "/" not in key:
         return path_info[1:]
     return None
+
+
+_ARCHIVE_KEY = re.compile(r"[a-z0-9][a-z0-9-]*\Z")  # feeds.archives names its documents so
 
 
 class PollShortcut:
@@ -150,6 +157,15 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     route("/topics/<name>", "topic_feed", grouped("topics"))
     route("/providers/<name>", "provider_feed", grouped("providers"))
+
+    def archived(**_) -> Response:
+        path = locate(request.path)
+        if path is None:
+            raise NotFound()
+        return respond(path)
+
+    for kind in ("feed", "topics/<feed>", "providers/<feed>"):
+        route(f"/{kind}/archive/<name>", f"{kind.partition('/')[0]}_archive", archived)
 
     def healthz() -> Response:
         status, body = health(store)

@@ -17,7 +17,7 @@ from typing import Iterable
 from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
-from . import _articles, _feeds, _files, _meta
+from . import _archives, _articles, _feeds, _files, _meta
 from ._files import BUCKETS
 from ._schema import connect, defer_indexes, restore_indexes, transaction
 
@@ -232,6 +232,42 @@ class Index:
     def save_feeds(self, rows: Iterable[tuple], gone: Iterable[str]) -> None:
         with transaction(self.db):
             _feeds.save(self.db, rows, gone)
+
+    # --- archives ----------------------------------------------------------
+
+    def archived(self, path: str, now: int, skip: int) -> list[tuple[int, str, str]]:
+        """(published, id, digest) of the feed's items at `now` after its
+        newest `skip` (those its subscription document shows), in feed order."""
+        shadowed, _ = self._shadowed(now)
+        rows = (row for row in _archives.in_order(self.db, path, now) if row[2] not in shadowed)
+        for _ in zip(range(skip), rows):
+            pass
+        return [(published, item_id, digest) for published, item_id, _, digest in rows]
+
+    def archive_articles(self, path: str, now: int, newest: tuple[int, str], oldest: tuple[int, str]
+                         ) -> tuple[Article, ...]:
+        """The articles of the feed from its item `newest` to its item `oldest`, in feed order."""
+        shadowed, _ = self._shadowed(now)
+        return tuple(_articles.from_row(row) for row in _archives.run_rows(self.db, path, now, newest, oldest)
+                     if row[0] not in shadowed)
+
+    def archive_documents(self) -> list[tuple[str, str, str]]:
+        """(feed, key, version) of every archive document as last published."""
+        return _archives.everything(self.db)
+
+    def archives_of(self, path: str) -> list[tuple]:
+        return _archives.of_feed(self.db, path)
+
+    def newest_archive(self, path: str) -> str:
+        return _archives.newest(self.db, path)
+
+    def archive(self, path: str, key: str) -> tuple | None:
+        return _archives.get(self.db, path, key)
+
+    def save_archives(self, feeds: dict[str, list[tuple]]) -> None:
+        """Each feed named: its archive documents are now these rows (_archives.FIELDS)."""
+        with transaction(self.db):
+            _archives.replace(self.db, feeds)
 
     def get_meta(self, key: str) -> str | None:
         return _meta.get(self.db, key)

@@ -110,6 +110,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN provider_image TEXT;           -- the provider's logo, its feed's image
     ALTER TABLE articles ADD COLUMN content TEXT NOT NULL DEFAULT '';  -- the body as sanitised HTML
     """,
+    # 4 -> 5: every feed's older items in archive documents (RFC 5005; see feeds/archives.py)
+    """
+    CREATE TABLE archives (
+        -- every archive document of every feed, as last published
+        feed TEXT NOT NULL,             -- the feed's path, as in memberships.feed
+        key TEXT NOT NULL,              -- the document's name: "<feed>/archive/<key>.<format>"
+
+        -- which items it shows: a run of the feed's items, in feed order, from ... to ...
+        newest_published INTEGER NOT NULL,
+        newest_id TEXT NOT NULL,
+        oldest_published INTEGER NOT NULL,
+        oldest_id TEXT NOT NULL,
+        items INTEGER NOT NULL,
+
+        -- its neighbours in the chain ("": none older; "": the subscription document is newer)
+        older TEXT NOT NULL,
+        newer TEXT NOT NULL,
+        version TEXT NOT NULL,          -- fingerprint of everything it shows
+        PRIMARY KEY (feed, key)
+    ) WITHOUT ROWID;
+    """,
 ]
 VERSION = len(MIGRATIONS)
 
@@ -164,7 +185,7 @@ def _bring_up_to_date(db: sqlite3.Connection, identity: str) -> None:
         with _transaction(db):
             restore_indexes(db)  # their definitions are in meta, about to be emptied
             for table in ("files", "articles", "duplicate_links", "memberships", "name_counts", "feeds", "meta",
-                          "bucket_sums"):
+                          "bucket_sums", "archives"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("INSERT INTO meta VALUES ('identity', ?)", (identity,))
 

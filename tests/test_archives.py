@@ -1,0 +1,235 @@
+"""Archived feeds: every published article of every feed reachable from its
+subscription document, once, in order (RFC 5005 in Atom and RSS, next_url in
+JSON Feed, older/newer links between pages), and archive documents that stay
+as they are unless one of their own articles changes."""
+from __future__ import annotations
+
+import os
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from archive_walker import walk
+from conftest import FORMATS, check_feed, run_cli, write_config
+from corpus_builder import expected_articles, expected_feeds, link_key, write_article
+from feeds.archives import partition
+
+BASE = "https://history.test/"
+ITEMS_PER_FEED, ITEMS_PER_ARCHIVE = 3, 4
+START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+TOPICS = ["AI", "Cloud", "Robotics"]
+PROVIDERS = ["alpha.example", "beta.example"]
+
+
+def article(content: Path, number: int, when: datetime, **extra) -> Path:
+    return write_article(content, f"a{number:04d}.md", title=f"Story {number}", webUrl=f"https://news.example/{number}",
+                         publishedDateTime=when, topics=[TOPICS[number % 3], *(["AI"] if number % 5 == 0 else [])],
+                         provider={"name": PROVIDERS[number % 2].title(), "domain": PROVIDERS[number % 2]}, **extra)
+
+
+def settle(content: Path) -> None:
+    past = (datetime.now(timezone.utc) - timedelta(days=1)).timestamp()
+    for path in content.iterdir():
+        os.utime(path, (past, past))  # out of the index's too-recent-to-trust window
+
+
+@pytest.fixture
+def site(tmp_path):
+    content = tmp_path / "content"
+    for number in range(60):
+        article(content, number, START + timedelta(hours=7 * number))
+    settle(content)
+    config = write_config(tmp_path / "feeds.toml", base_url=BASE, items_per_feed=ITEMS_PER_FEED,
+                          items_per_archive=ITEMS_PER_ARCHIVE)
+    return tmp_path, content, config
+
+
+def export(tmp_path: Path, content: Path, config: Path, out: str, *extra) -> Path:
+    run = run_cli("export", tmp_path / out, "--content", content, "--config", config,
+                  "--cache-dir", tmp_path / "cache", *extra)
+    assert run.code == 0, run.err
+    return tmp_path / out
+
+
+def reader(root: Path):
+    def fetch(url: str) -> bytes:
+        assert url.startswith(BASE), url
+        return (root / url[len(BASE):]).read_bytes()
+    return fetch
+
+
+def assert_whole_history(fetch, content: Path, now: datetime | None = None) -> int:
+    """Every feed, in every format, walks to exactly its published articles,
+    newest first, each once; returns the number of documents walked."""
+    expected = expected_feeds(expected_articles(content), now or datetime.now(timezone.utc))
+    walked = 0
+    for path, articles in expected.items():
+        want = [(a.link, a.published) for a in articles]
+        for fmt in FORMATS:
+            chain = walk(fetch, f"{BASE}{path}.{fmt}", fmt)
+            got = [(link_key(link), when) for link, when in chain.items]
+            assert len(got) == len({link for link, _ in got}), f"{path}.{fmt}: an article twice in the chain"
+            assert sorted(got) == sorted(want), f"{path}.{fmt}: {len(got)} articles, expected {len(want)}"
+            dates = [when for _, when in got]
+            assert dates == sorted(dates, reverse=True), f"{path}.{fmt}: not newest first"
+            walked += len(chain.documents)
+    return walked
+
+
+def test_every_feed_walks_to_its_whole_history_in_every_format(site):
+    tmp_path, content, config = site
+    out = export(tmp_path, content, config, "out", "--no-cache")
+    walked = assert_whole_history(reader(out), content)
+    assert walked > 3 * 6 * 4, "too few archive documents to say anything"
+
+
+def test_archive_documents_are_valid_feeds_marked_as_archives(site):
+    tmp_path, content, config = site
+    out = export(tmp_path, content, config, "out", "--no-cache")
+    archives = sorted(out.glob("**/archive/*.*"))
+    assert archives
+    for path in archives:
+        fmt = path.suffix[1:]
+        if fmt in FORMATS:
+            check_feed(path.read_bytes(), fmt)
+    subscription = (out / "topics/ai.atom").read_bytes()
+    assert b'rel="prev-archive"' in subscription and b"fh:archive" not in subscription
+    newest = re.search(rb'href="([^"]+)" rel="prev-archive"', subscription).group(1).decode()
+    document = reader(out)(newest)
+    assert b"<fh:archive/>" in document and b'rel="current"' in document
+    # The newest archive document is followed by the subscription document.
+    assert f'href="{BASE}topics/ai.atom" rel="next-archive"'.encode() in document
+
+
+def test_without_archives_the_documents_are_those_of_a_release_without_them(site):
+    tmp_path, content, config = site
+    off = write_config(tmp_path / "off.toml", base_url=BASE, items_per_feed=ITEMS_PER_FEED, archives=False)
+    out = export(tmp_path, content, off, "off", "--no-cache")
+    assert not list(out.glob("**/archive/**"))
+    for fmt in FORMATS:
+        body = (out / f"feed.{fmt}").read_bytes()
+        assert b"prev-archive" not in body and b"next_url" not in body and b"history/1.0" not in body
+
+
+def test_pages_link_older_and_newer_pages(site):
+    tmp_path, content, config = site
+    out = export(tmp_path, content, config, "out", "--no-cache")
+    page = (out / "topics/cloud.html").read_text("utf-8")
+    older = re.search(r'<link rel="next" href="([^"]+)">', page).group(1)
+    assert "cloud/archive/" in older and 'rel="prev"' not in page.split("</head>")[0]
+    seen, path = 0, (out / "topics" / older).resolve()
+    while True:
+        text = path.read_text("utf-8")
+        newer = re.search(r'<link rel="prev" href="([^"]+)">', text).group(1)
+        assert (path.parent / newer).resolve().exists(), newer
+        seen += text.count("<article>")
+        found = re.search(r'<link rel="next" href="([^"]+)">', text)
+        if found is None:
+            break
+        path = (path.parent / found.group(1)).resolve()
+    cloud = [a for a in expected_articles(content) if "cloud" in a.topics]
+    assert seen + ITEMS_PER_FEED == len(cloud)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and not p.name.endswith((".gz", ".br"))}
+
+
+def changed_archives(before: dict[str, bytes], after: dict[str, bytes]) -> dict[str, set[str]]:
+    """Feed -> the archive documents (Atom) created, rewritten or removed."""
+    changed: dict[str, set[str]] = {}
+    for name in before.keys() | after.keys():
+        if "/archive/" in name and name.endswith(".atom") and before.get(name) != after.get(name):
+            feed, _, key = name.partition("/archive/")
+            changed.setdefault(feed, set()).add(key)
+    return changed
+
+
+def test_a_new_article_changes_at_most_the_newest_archive_document_of_each_feed(site):
+    tmp_path, content, config = site
+    out = export(tmp_path, content, config, "out")
+    for number in range(60, 75):  # each newer than everything before it
+        before = snapshot(out)
+        article(content, number, START + timedelta(hours=7 * number))
+        export(tmp_path, content, config, "out")
+        after = snapshot(out)
+        for feed, keys in changed_archives(before, after).items():
+            # The newest grows, or a new one begins and the one before it links to it.
+            assert len(keys) <= 2, f"article {number}: {feed} rewrote {sorted(keys)}"
+            old_keys = {n.partition("/archive/")[2] for n in before if n.startswith(f"{feed}/archive/")}
+            assert not (keys & old_keys) - {max_key(before, feed)}, f"{feed}: an older archive document changed"
+
+
+def max_key(snapshot_: dict[str, bytes], feed: str) -> str:
+    """The newest archive document of a feed: the one its subscription document links to."""
+    body = snapshot_[f"{feed}.atom"]
+    url = re.search(rb'href="([^"]+)" rel="prev-archive"', body).group(1).decode()
+    return url[len(BASE):].partition("/archive/")[2]
+
+
+def test_any_sequence_of_changes_gives_a_cold_builds_bytes_and_touches_few_archives(site):
+    tmp_path, content, config = site
+    rng = random.Random(5005)
+    out = export(tmp_path, content, config, "out")
+    numbers = list(range(60))
+    next_number = 60
+    now = datetime.now(timezone.utc)
+    for step in range(24):
+        before = snapshot(out)
+        action = rng.choice(["add", "backdate", "edit", "remove", "draft", "schedule"])
+        if action == "add":
+            article(content, next_number, START + timedelta(hours=7 * next_number))
+        elif action == "backdate":
+            article(content, next_number, START + timedelta(hours=7 * rng.randrange(60), minutes=13))
+        elif action == "schedule":
+            article(content, next_number, now + timedelta(days=3))
+        if action in ("add", "backdate", "schedule"):
+            numbers.append(next_number)
+            next_number += 1
+        else:
+            victim = rng.choice(numbers)
+            path = content / f"a{victim:04d}.md"
+            if action == "remove":
+                path.unlink()
+                numbers.remove(victim)
+            elif action == "edit":
+                article(content, victim, START + timedelta(hours=7 * victim), excerpt=f"Edited at step {step}.")
+            else:
+                article(content, victim, START + timedelta(hours=7 * victim), published=False)
+        incremental = snapshot(export(tmp_path, content, config, "out"))
+        cold = snapshot(export(tmp_path, content, config, f"cold-{step}", "--no-cache"))
+        differ = sorted(name for name in incremental.keys() | cold.keys() if incremental.get(name) != cold.get(name))
+        assert not differ, f"step {step} ({action}): incremental and cold differ in {differ[:5]}"
+        for feed, keys in changed_archives(before, incremental).items():
+            assert len(keys) <= 4, f"step {step} ({action}): {feed} rewrote {sorted(keys)}"
+    # A new folder filled from the index alone (nothing read, no feed recomputed): the same bytes again.
+    again = snapshot(export(tmp_path, content, config, "again"))
+    assert again == cold
+    assert_whole_history(reader(out), content)
+
+
+def test_the_cuts_stay_where_they_are_when_items_are_added_elsewhere():
+    rng = random.Random(7)
+    items = sorted(((rng.randrange(10**9), f"urn:uuid:{rng.getrandbits(128):032x}") for _ in range(2000)),
+                   key=lambda item: (-item[0], item[1]))
+    pages = partition(items, 50)
+    assert sum(page.stop - page.start for page in pages) == len(items)
+    assert all(1 <= page.stop - page.start <= 50 for page in pages)
+    assert len({page.key for page in pages}) == len(pages)
+    contents = {page.key: items[page.start:page.stop] for page in pages}
+    # One item more, in the middle of the history: at most its run's documents change.
+    added = (items[1000][0], "urn:uuid:" + "f" * 32)  # an id that is no mark
+    more = sorted([*items, added], key=lambda item: (-item[0], item[1]))
+    after = {page.key: more[page.start:page.stop] for page in partition(more, 50)}
+    changed = {key for key in contents.keys() | after.keys() if contents.get(key) != after.get(key)}
+    assert 1 <= len(changed) <= 3, sorted(changed)
+    # One at the newest end: only the newest document changes (or a new one begins).
+    newest = (items[0][0] + 1, "urn:uuid:" + "e" * 32)
+    longer = [newest, *items]
+    after = {page.key: longer[page.start:page.stop] for page in partition(longer, 50)}
+    changed = {key for key in contents.keys() | after.keys() if contents.get(key) != after.get(key)}
+    assert changed <= {pages[0].key} | (after.keys() - contents.keys()), sorted(changed)

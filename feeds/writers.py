@@ -41,6 +41,7 @@ class Rendered:
     body: bytes
     newest: int  # Unix seconds of the newest change it shows (Last-Modified, unless edited since)
     encoded: dict[str, bytes] = field(default_factory=dict)  # content coding -> compressed body
+    lifetime: str = ""  # "archive": cached as long as archive documents are (archive_max_age)
 
 
 @dataclass
@@ -64,6 +65,9 @@ class ExportWriter:
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
         self._previous = _read_manifest(self.root, self.settings)
+        if any(known[0] is None for known in self._previous.values()):
+            # A run cut short (or other settings): its temporary files may lie in any folder it wrote to.
+            remove_leftovers(self.root, sorted({path.rpartition("/")[0] for path in self._previous} - set(_FOLDERS)))
         # Without a manifest, what the folder holds may be what a write would
         # write, and is compared first; an empty folder (a new export) holds nothing.
         self._compare_unlisted = not (self.root / MANIFEST).exists() and _holds_anything(self.root)
@@ -190,7 +194,7 @@ class StoreWriter:
                 self.store.put(codings[encoding][0], body)
             self.store.put(etag, doc.body)
             entry = Entry(etag, _last_modified(previous, etag, doc.newest, now), doc.fmt, len(doc.body),
-                          doc.version, codings)
+                          doc.version, codings, doc.lifetime)
             documents[doc.path] = changed[doc.path] = entry
             (report.written if previous is None or previous.etag != etag else report.unchanged).append(doc.path)
         for path in sorted(old.keys() - wanted.keys()):
@@ -334,8 +338,10 @@ def make_dir(path: Path, error=ExportError) -> None:
         raise error(f"{path}: cannot create folder: {why.strerror}") from None
 
 
-def remove_leftovers(root: Path) -> None:
-    for folder in _FOLDERS:
+def remove_leftovers(root: Path, folders=_FOLDERS) -> None:
+    for folder in folders:
+        if folder and not _SAFE_RELPATH.match(folder):
+            continue
         try:
             names = os.listdir(root / folder)
         except OSError:

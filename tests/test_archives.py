@@ -233,3 +233,34 @@ def test_the_cuts_stay_where_they_are_when_items_are_added_elsewhere():
     after = {page.key: longer[page.start:page.stop] for page in partition(longer, 50)}
     changed = {key for key in contents.keys() | after.keys() if contents.get(key) != after.get(key)}
     assert changed <= {pages[0].key} | (after.keys() - contents.keys()), sorted(changed)
+
+
+def test_the_live_server_walks_the_same_history_and_keeps_archives_longer(site, serve):
+    tmp_path, content, _ = site
+    app = serve(content, title="History", base_url=BASE, items_per_feed=ITEMS_PER_FEED, items_per_archive=ITEMS_PER_ARCHIVE,
+                cache_max_age=60, archive_max_age=7200)
+    client = app.test_client()
+
+    def fetch(url: str) -> bytes:
+        response = client.get("/" + url[len(BASE):])
+        assert response.status_code == 200, url
+        return response.data
+
+    assert_whole_history(fetch, content)
+    exported = export(tmp_path, content, write_config(tmp_path / "same.toml", title="History", base_url=BASE,
+                      items_per_feed=ITEMS_PER_FEED, items_per_archive=ITEMS_PER_ARCHIVE), "same", "--no-cache")
+    chain = walk(fetch, f"{BASE}topics/ai.atom", "atom").documents
+    assert len(chain) >= 3
+    for number, url in enumerate(chain):
+        path = url[len(BASE):]
+        response = client.get("/" + path, headers={"Accept-Encoding": "br"})
+        assert response.headers["Content-Encoding"] == "br"
+        plain = client.get("/" + path)
+        assert plain.data == (exported / path).read_bytes(), f"{path}: the server and the export differ"
+        # The subscription document and the newest archive document change with every new article.
+        assert plain.headers["Cache-Control"] == f"public, max-age={7200 if number >= 2 else 60}", path
+        again = client.get("/" + path, headers={"If-None-Match": plain.headers["ETag"]})
+        assert again.status_code == 304 and again.headers["Cache-Control"] == plain.headers["Cache-Control"]
+    assert client.get("/topics/ai/archive/no-such-page.atom").status_code == 404
+    assert client.get("/topics/ai/archive/../ai.atom").status_code == 404
+    assert client.get("/topics/ai/archive/First.atom").status_code == 404

@@ -103,7 +103,9 @@ def articles(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def static(tmp_path_factory):
     base = tmp_path_factory.mktemp("nginx-static")
-    config = write_config(base / "feeds.toml", base_url="https://feeds.example.com/")
+    # Few items per document, so that every feed has archive documents too.
+    config = write_config(base / "feeds.toml", base_url="https://feeds.example.com/", items_per_feed=2,
+                          items_per_archive=2)
     exported = export_with_cli(articles(base / "content"), base / "public", config)
     assert exported.code == 0, exported.err
     site = (DEPLOY / "feeds-static.conf").read_text()
@@ -134,6 +136,24 @@ def test_the_static_block_serves_each_document_with_its_media_type(static, path,
         assert headers["content-security-policy"].startswith("default-src 'none'")
     else:
         assert "content-security-policy" not in headers
+
+
+@pytest.mark.parametrize("fmt, media_type", [
+    ("atom", "application/atom+xml; charset=utf-8"), ("rss", "application/rss+xml; charset=utf-8"),
+    ("json", "application/feed+json; charset=utf-8"), ("html", "text/html; charset=utf-8"),
+])
+def test_the_static_block_keeps_archive_documents_longer(static, fmt, media_type):
+    server, public = static
+    archives = sorted((public / "topics/ai/archive").glob(f"*.{fmt}"))
+    assert archives
+    path = "/" + archives[0].relative_to(public).as_posix()
+    status, headers, body = server.get(path, Accept_Encoding="gzip")
+    assert status == 200 and headers["content-type"] == media_type
+    assert headers["content-encoding"] == "gzip" and body == (public / (path[1:] + ".gz")).read_bytes()
+    assert headers["cache-control"] == "public, max-age=86400" and headers["x-content-type-options"] == "nosniff"
+    assert ("content-security-policy" in headers) == (fmt == "html")
+    status, _, _ = server.get(path, If_None_Match=headers["etag"], Accept_Encoding="gzip")
+    assert status == 304
 
 
 @pytest.mark.parametrize("coding, suffix", [

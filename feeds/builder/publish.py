@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 from ..collect import Collection, MAIN_FEED_PATH
 from ..encodings import compress
 from ..records import Feed, Site
-from ..render import FEED_DOCUMENTS, document_path, feed_updated, feed_version, pages_version, render_formats
+from ..render import FEED_DOCUMENTS, document_path, feed_updated, is_archive, feed_version, pages_version, render_formats
 from ..render.pages import index_html, opml
 from ..writers import Rendered, WriteReport
 from .archiving import ARCHIVE_FOLDER, archive_feed, linked, split_archive_path, with_archive
@@ -149,7 +149,9 @@ def _render_feed(job: tuple[Feed, list[str], Site]) -> Iterable[Rendered]:
     bodies = render_formats(feed, formats, site)
     # Compressed here, on the rendering processes, once per version of each document.
     path = document_path(feed)
-    return [Rendered(f"{path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest, compress(bodies[fmt]))
+    # The newest archive document still takes the items that leave the subscription document.
+    lifetime = "archive" if is_archive(feed) and feed.archive.newer else ""
+    return [Rendered(f"{path}.{fmt}", fmt, f"{fmt}:{version}", bodies[fmt], newest, compress(bodies[fmt]), lifetime)
             for fmt in formats]
 
 

@@ -251,4 +251,5 @@ def _describe(error: BaseException) -> str:
 def changed_feeds(site, written: Iterable[str]) -> list[str]:
     """The public URLs of the feed documents among the paths written (the
     URL each links to as rel="self"); not the pages, which are for people."""
-    return [site.url(path) for path in written if path.rpartition(".")[2] in FEED_FORMATS]
+    return [site.url(path) for path in written
+            if path.rpartition(".")[2] in FEED_FORMATS and "/archive/" not in path]  # archives: nobody subscribes

@@ -120,7 +120,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if not logging.getLogger("feeds").handlers and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
-    documents = Documents(store, config.cache_max_age, config.site.hubs, config.base_url)
+    documents = Documents(store, config.cache_max_age, config.site.hubs, config.base_url, config.archive_max_age)
     supervisor = Supervisor(config, store) if config.builder == "auto" else None
     if supervisor is not None:
         supervisor.ensure_running()

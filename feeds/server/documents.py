@@ -49,9 +49,12 @@ class Prepared:
 
 
 class Documents:
-    def __init__(self, store, cache_max_age: int, hubs: tuple[str, ...] = (), base_url: str = ""):
+    def __init__(self, store, cache_max_age: int, hubs: tuple[str, ...] = (), base_url: str = "",
+                 archive_max_age: int | None = None):
         self.store = store
         self.cache_control = f"public, max-age={cache_max_age}"
+        # Archive documents change only when one of their own articles does.
+        self.archive_cache_control = f"public, max-age={cache_max_age if archive_max_age is None else archive_max_age}"
         # WebSub discovery: a feed names its hubs and itself in Link headers too.
         self._hub_links = "".join(f'<{hub}>; rel="hub", ' for hub in hubs)
         self._base_url = base_url
@@ -124,8 +127,9 @@ class Documents:
         dated = entry.last_modified is not None and entry.last_modified <= now
         if dated:
             headers.append(("Last-Modified", http_date(entry.last_modified)))
-        headers += [("Cache-Control", self.cache_control), ("X-Content-Type-Options", "nosniff")]
-        if self._hub_links and entry.fmt in FEED_FORMATS:
+        cache_control = self.archive_cache_control if entry.lifetime == "archive" else self.cache_control
+        headers += [("Cache-Control", cache_control), ("X-Content-Type-Options", "nosniff")]
+        if self._hub_links and entry.fmt in FEED_FORMATS and "/archive/" not in path:  # archives: not subscribed to
             headers.append(("Link", f'{self._hub_links}<{self._base_url}{path}>; rel="self"'))
         if entry.fmt == "html":
             headers += HTML_SECURITY_HEADERS

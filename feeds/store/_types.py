@@ -16,15 +16,18 @@ class Entry:
     version: str  # fingerprint of what it shows (the builder's, to know what to re-render)
     # content coding ("br", "gzip") -> (ETag, size) of the body compressed so, stored under that ETag
     encodings: dict[str, tuple[str, int]] = field(default_factory=dict)
+    lifetime: str = ""  # "archive": an archive document that is no feed's newest, cached longer
 
     def encode(self) -> list:
-        return [self.etag, self.last_modified, self.fmt, self.size, self.version,
-                {name: list(value) for name, value in sorted(self.encodings.items())}]
+        encoded = [self.etag, self.last_modified, self.fmt, self.size, self.version,
+                   {name: list(value) for name, value in sorted(self.encodings.items())}]
+        return [*encoded, self.lifetime] if self.lifetime else encoded
 
     @classmethod
     def decode(cls, value: list) -> "Entry":
         codings = value[5] if len(value) > 5 else {}
-        return cls(*value[:5], {name: (etag, size) for name, (etag, size) in codings.items()})
+        return cls(*value[:5], {name: (etag, size) for name, (etag, size) in codings.items()},
+                   value[6] if len(value) > 6 else "")
 
     def etags(self) -> list[str]:
         """The ETags of every body this entry names."""

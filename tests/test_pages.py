@@ -420,3 +420,38 @@ def test_a_browser_shows_the_page_as_people_should_see_it(browser, live, image_h
 def _read(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read()
+
+
+def test_a_browser_walks_a_topics_history_through_older_and_newer_links(browser, tmp_path, serve):
+    from werkzeug.serving import make_server
+    folder = tmp_path / "history"
+    titles = [f"Story number {n}" for n in range(7)]
+    for n, title in enumerate(titles):
+        write_article(folder, f"{n}.md", title=title, webUrl=f"https://one.example/{n}", topics=["AI"],
+                      publishedDateTime=datetime(2024, 5, 1 + n, 8, 0, tzinfo=UTC), images=None)
+    port = free_port()
+    app = serve(folder, base_url=f"http://127.0.0.1:{port}/", title="Browser Feeds", items_per_feed=2,
+                items_per_archive=2)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url, seen, visited = f"http://127.0.0.1:{port}/topics/ai.html", [], []
+        while url:
+            dom, console = browser(url)
+            assert console == [], console
+            page = PageReader(dom.encode("utf-8"), url)
+            seen += [item["title"] for item in page.items]
+            visited.append(url)
+            links = {a["text"]: urllib.parse.urljoin(url, a["href"]) for a in page.links}
+            heads = dict(re.findall(r'<link rel="(prev|next)" href="([^"]+)">', dom))
+            if len(visited) > 1:  # an archive page leads back to the page before it
+                assert links["← Newer articles"] == visited[-2] == urllib.parse.urljoin(url, heads["prev"])
+            else:
+                assert "← Newer articles" not in links and "prev" not in heads
+            url = links.get("Older articles →")
+            assert url == (urllib.parse.urljoin(visited[-1], heads["next"]) if "next" in heads else None)
+        assert seen == titles[::-1]  # every article once, newest first
+        assert len(visited) >= 3
+    finally:
+        server.shutdown()
+        server.server_close()

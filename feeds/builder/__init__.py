@@ -96,6 +96,7 @@ class Builder:
         problems = self.index.counts()[1]
         report = publish(self.index, self.site, self.writer, affected, now, {"problems": problems}, self.jobs)
         self.index.set_meta("published_at", str(now))
+        self.index.forget_touched()  # what this build changed is published: the next counts afresh
         self._due = False
         if self.pinger is not None:
             self._ping(report.write.written)

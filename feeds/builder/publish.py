@@ -56,7 +56,10 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
                 report.feeds_changed.append(path)
             continue
         if site.archives:
-            feed, archives[path] = with_archive(index, site, feed, now)
+            # Only the runs around the changed items are cut again, unless those are not known
+            # or the feed's name (in every one of its documents) changed.
+            same_name = affected is not None and path in previous and previous[path][3] == feed.name
+            feed, archives[path] = with_archive(index, site, feed, now, index.touched(path) if same_name else None)
         fresh[path] = feed
         row = _row(feed, site)
         if previous.get(path) != row:

@@ -22,6 +22,7 @@ from ._files import BUCKETS
 from ._schema import connect, defer_indexes, restore_indexes, transaction
 
 log = logging.getLogger("feeds")
+TOUCHED_LIMIT = 200_000  # changed items remembered between builds; beyond, every affected archive is cut again
 
 
 def feed_kind(path: str) -> tuple[str, str]:
@@ -61,6 +62,27 @@ class Index:
         except (OSError, sqlite3.Error) as error:
             raise ArticleIndexError(f"{path}: cannot open the article index: {error}") from None
         self._shadow: tuple[int, set[str], dict[str, Counter]] | None = None
+        self.forget_touched()
+
+    def forget_touched(self) -> None:
+        """Start counting afresh which items changed (see touched)."""
+        # feed -> the dates (Unix seconds) of its items added, changed or removed since; None: too many to say
+        self._touched: dict[str, set[int]] | None = {}
+        self._touched_count = 0
+
+    def touched(self, path: str) -> set[int] | None:
+        """The dates of the feed's items added, changed, removed, shadowed or
+        come due since forget_touched(); None when they are not known (a
+        cold build, or too many changes to keep)."""
+        return None if self._touched is None else self._touched.get(path, set())
+
+    def _touch(self, feed: str, published: int) -> None:
+        if self._touched is None:
+            return
+        self._touched.setdefault(feed, set()).add(published)
+        self._touched_count += 1
+        if self._touched_count > TOUCHED_LIMIT:
+            self._touched = None
 
     def close(self) -> None:
         self.db.close()
@@ -123,6 +145,8 @@ class Index:
             if fresh:
                 _meta.put(self.db, "links_uncounted", "1")
                 defer_indexes(self.db)
+            if fresh:
+                self._touched = None
             old = {} if fresh else _articles.get_many(self.db, [r[0] for r in results] + removed)
             for source, article in old.items():
                 rows = _articles.memberships(article)
@@ -130,6 +154,7 @@ class Index:
                 for feed, name in rows:
                     deltas[feed, name] -= 1
                     affected.add(feed)
+                    self._touch(feed, _seconds(article))
                 links.add(article.link)
                 _articles.delete(self.db, source)
             _files.replace(self.db, [(source, stamp, None if isinstance(result, Article) else result.message)
@@ -144,6 +169,7 @@ class Index:
                     deltas[feed, name] += 1
                     if not fresh:
                         affected.add(feed)
+                        self._touch(feed, published)
                 links.add(article.link)
             _feeds.add(self.db, added)
             _feeds.count_names(self.db, deltas)
@@ -173,8 +199,12 @@ class Index:
 
     def _feeds_of_copies(self, link: str) -> set[str]:
         sources = [row[0] for row in _articles.copies(self.db, link)]
-        return {feed for article in _articles.get_many(self.db, sources).values()
-                for feed, _ in _articles.memberships(article)}
+        feeds = set()
+        for article in _articles.get_many(self.db, sources).values():
+            for feed, _ in _articles.memberships(article):
+                feeds.add(feed)
+                self._touch(feed, _seconds(article))  # which copy is shown may have changed
+        return feeds
 
     # --- feeds -------------------------------------------------------------
 
@@ -218,8 +248,11 @@ class Index:
     def became_due(self, since: int, now: int) -> set[str]:
         """Feeds of the articles whose date fell in (since, now]."""
         sources = _feeds.became_due(self.db, since, now)
-        affected = {feed for article in _articles.get_many(self.db, sources).values()
-                    for feed, _ in _articles.memberships(article)}
+        affected = set()
+        for article in _articles.get_many(self.db, sources).values():
+            for feed, _ in _articles.memberships(article):
+                affected.add(feed)
+                self._touch(feed, _seconds(article))
         for article in _articles.get_many(self.db, sources).values():
             if self._is_duplicate(article.link):
                 affected |= self._feeds_of_copies(article.link)
@@ -243,6 +276,14 @@ class Index:
         for _ in zip(range(skip), rows):
             pass
         return [(published, item_id, digest) for published, item_id, _, digest in rows]
+
+    def archived_between(self, path: str, now: int, newest: tuple[int, str] | None,
+                         oldest: tuple[int, str] | None) -> list[tuple[int, str, str]]:
+        """(published, id, digest) of the feed's items at `now` from `newest` down to
+        `oldest` (both included; None: no bound), in feed order, shadowed copies left out."""
+        shadowed, _ = self._shadowed(now)
+        return [(published, item_id, digest) for published, item_id, source, digest
+                in _archives.between(self.db, path, now, newest, oldest) if source not in shadowed]
 
     def archive_articles(self, path: str, now: int, newest: tuple[int, str], oldest: tuple[int, str]
                          ) -> tuple[Article, ...]:

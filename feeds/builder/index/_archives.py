@@ -22,6 +22,16 @@ def in_order(db: sqlite3.Connection, feed: str, now: int):
     return db.execute(_ORDER, (feed, now))
 
 
+def between(db: sqlite3.Connection, feed: str, now: int, newest: tuple[int, str] | None,
+            oldest: tuple[int, str] | None):
+    """(published, id, source, digest) of the feed's due items from `newest` to `oldest` (None: unbounded)."""
+    sql, args = _ORDER.replace(" ORDER BY", " AND m.published BETWEEN ? AND ? AND (m.published < ? OR m.id >= ?) "
+                               "AND (m.published > ? OR m.id <= ?) ORDER BY"), [feed, now]
+    top, top_id = newest if newest is not None else (now, "")
+    bottom, bottom_id = oldest if oldest is not None else (-2 ** 62, "\U0010ffff")
+    return db.execute(sql, (*args, bottom, top, top, top_id, bottom, bottom_id))
+
+
 def run_rows(db: sqlite3.Connection, feed: str, now: int, newest: tuple[int, str], oldest: tuple[int, str]) -> list:
     (newest_at, newest_id), (oldest_at, oldest_id) = newest, oldest
     return db.execute(_RUN, (feed, now, oldest_at, newest_at, newest_at, newest_id, oldest_at, oldest_id)).fetchall()

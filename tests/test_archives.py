@@ -304,3 +304,26 @@ def test_the_live_server_walks_the_same_history_and_keeps_archives_longer(site, 
     assert client.get("/topics/ai/archive/no-such-page.atom").status_code == 404
     assert client.get("/topics/ai/archive/../ai.atom").status_code == 404
     assert client.get("/topics/ai/archive/First.atom").status_code == 404
+
+
+def test_without_archives_every_file_is_byte_for_byte_what_0_4_0_wrote(tmp_path, monkeypatch):
+    """tests/data/archives-off-0.4.0.json: the SHA-256 of every file (copies included) that
+    release 0.4.0, which had no archives, exported from the generated news corpus and from
+    sample/, with 10 items per feed. A change of output made on purpose rewrites that file."""
+    import hashlib
+    import json
+    from conftest import REPO
+    from corpus_builder import write_news_corpus
+    expected = json.loads((Path(__file__).parent / "data" / "archives-off-0.4.0.json").read_text())
+    for name, value in {"TITLE": "Golden", "BASE_URL": "https://golden.test/", "ITEMS_PER_FEED": "10",
+                        "ARCHIVES": "false"}.items():
+        monkeypatch.setenv(f"FEEDS_{name}", value)  # over config/feeds.toml, as 0.4.0 read it
+    got = {}
+    for name, folder in (("news", write_news_corpus(tmp_path / "news")), ("sample", REPO / "sample")):
+        out = tmp_path / f"out-{name}"
+        run = run_cli("export", out, "--content", folder, "--no-cache", "--quiet")
+        assert run.code == 0, run.err
+        got.update((f"{name}/{p.relative_to(out).as_posix()}", hashlib.sha256(p.read_bytes()).hexdigest())
+                   for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith("."))
+    assert got.keys() == expected.keys()
+    assert [path for path in got if got[path] != expected[path]] == []

@@ -191,10 +191,13 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
 
 
 def printable(name: str) -> str:
-    """A file or folder name for messages and the index: printable even when it is not valid UTF-8."""
-    if name.isascii():  # no undecodable bytes (they are kept as non-ASCII surrogates)
+    """A file or folder name for messages and the index: printable even when it
+    is not valid UTF-8, and never the same for two names. A byte that is not
+    UTF-8 is shown as \\xff, so a backslash of the name itself is doubled:
+    the byte 0xff and the four characters \\xff stay two files."""
+    if name.isascii() and "\\" not in name:  # no undecodable bytes (they are kept as non-ASCII surrogates)
         return name
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return os.fsencode(name).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
 def _is_regular(entry: os.DirEntry) -> bool:

@@ -575,3 +575,23 @@ def test_a_secured_key_in_its_place_is_no_problem():
             b'secured: "S3CR3T000000000000000000000000"\n---\n')
     result = parse_article(data, "ok.md")
     assert isinstance(result, Article) and "S3CR3T" not in repr(result)
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["warm", "cold"])
+def test_two_names_that_would_print_alike_are_two_articles(tmp_path, cache):
+    """A raw byte 0xff in a file name is shown as \\xff; a file whose name holds
+    those four characters is another file, and both are published once each."""
+    from conftest import run_cli
+    content = tmp_path / "content"
+    content.mkdir()
+    raw = os.fsdecode(b"story-\xff.md")
+    (content / raw).write_text(article_text(title="The raw byte", webUrl="https://example.com/raw"))
+    (content / "story-\\xff.md").write_text(article_text(title="The backslash", webUrl="https://example.com/slash"))
+    extra = ["--cache-dir", tmp_path / "cache"] if cache else ["--no-cache"]
+    for _ in range(2 if cache else 1):  # a warm run keeps both too
+        run = run_cli("export", tmp_path / "out", "--content", content, "--base-url", "https://x.test/", *extra)
+        assert run.code == 0, run.err
+        feed = (tmp_path / "out" / "feed.atom").read_text("utf-8")
+        assert feed.count("https://example.com/raw") == 1 and feed.count("https://example.com/slash") == 1, run.err
+    checked = run_cli("check", "--content", content, *extra)
+    assert checked.code == 0 and "problem" not in checked.out.lower(), checked.output

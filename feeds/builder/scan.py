@@ -205,7 +205,7 @@ def _stamp_share(entries, racy: int, share: int, jobs: int):
             mine = [(prefix + name, name) for name in item.names if hash(prefix + name) % jobs == share] if prefix \
                 else [(name, name) for name in item.names if hash(name) % jobs == share]
             for name, base in mine:
-                source = name if name.isascii() else _printable(name)
+                source = name if name.isascii() and "\\" not in name else _printable(name)
                 crc = crc32(source.encode("utf-8", "surrogateescape"))
                 value = _stamp(folder + base, racy)
                 bucket = crc & (BUCKETS - 1)
@@ -217,7 +217,7 @@ def _stamp_share(entries, racy: int, share: int, jobs: int):
         name, path = item
         if hash(name) % jobs != share:
             continue
-        source = name if name.isascii() else _printable(name)
+        source = name if name.isascii() and "\\" not in name else _printable(name)
         crc = crc32(source.encode("utf-8", "surrogateescape"))
         bucket = crc & (BUCKETS - 1)
         value = _stamp(path, racy)
@@ -364,7 +364,7 @@ def _changed(content: Path, listing, known: dict[str, int], problems: list):
     racy = time.time_ns() - int(RACY_SECONDS * 1e9)
     pop, join = known.pop, os.path.join
     for name, entry in listing:
-        source = name if name.isascii() else _printable(name)
+        source = name if name.isascii() and "\\" not in name else _printable(name)
         was = pop(source, None)
         if entry.__class__ is NotRead:  # a folder that cannot be listed, a link loop...
             if was != LISTING_PROBLEM:

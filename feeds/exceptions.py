@@ -28,5 +28,10 @@ class NotLeader(FeedsError):
     """Another builder holds this store: this one must not write to it."""
 
 
+class JobFailed(FeedsError):
+    """A worker's job raised an error that cannot cross back to this process as
+    itself (it cannot be unpickled): its type, text and traceback, as text."""
+
+
 class WorkerLost(FeedsError):
     """A worker process died mid-job (killed, out of memory): the stage it served failed."""

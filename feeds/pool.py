@@ -6,7 +6,7 @@ and ends cleanly however the taker stops (an error, Ctrl-C).
 """
 from __future__ import annotations
 
-from .exceptions import WorkerLost
+from .exceptions import JobFailed, WorkerLost
 
 # Forking is cheap and lets workers start with what the parent holds; it is
 # unsafe once the process runs other threads (the builder's lock keeper, the
@@ -49,7 +49,7 @@ def pooled_map(function, jobs, workers: int, ahead: int):
                         return
                 if stop.is_set():
                     return
-                handed.put(executor.submit(function, job))
+                handed.put(executor.submit(_run, function, job))
         except BaseException as error:  # noqa: BLE001 - the taker raises it
             handed.put(_Failed(error))
             return
@@ -92,6 +92,22 @@ def pooled_map(function, jobs, workers: int, ahead: int):
 
 
 FEEDER_GRACE_SECONDS = 1.0
+
+
+def _run(function, job):
+    """function(job) in a worker: an error that could not be unpickled here
+    would reach the taker as a broken pool (a lost worker), hiding what failed."""
+    try:
+        return function(job)
+    except Exception as error:
+        import pickle
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - whatever stops it crossing, its text still can
+            import traceback
+            raise JobFailed(f"{type(error).__name__}: {error}\n"
+                            + "".join(traceback.format_exception(error)).rstrip()) from None
+        raise
 
 
 def _lost() -> WorkerLost:

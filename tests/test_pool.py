@@ -176,3 +176,24 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers)
+
+
+class NeedsTwoArguments(Exception):
+    """An error that pickles but cannot be unpickled (its constructor wants two arguments)."""
+
+    def __init__(self, what, where):
+        super().__init__(f"{what} at {where}")
+
+
+def fail_oddly(job):
+    if job == 3:
+        raise NeedsTwoArguments("bad record", "job 3")
+    return job
+
+
+def test_a_job_error_that_cannot_be_unpickled_reaches_the_taker_with_its_text():
+    with pytest.raises(FeedsError) as raised:
+        list(pooled_map(fail_oddly, range(8), 2, 4))
+    assert not isinstance(raised.value, WorkerLost)
+    assert "NeedsTwoArguments: bad record at job 3" in str(raised.value)
+    assert "fail_oddly" in str(raised.value)  # the worker's traceback comes with it

@@ -138,6 +138,36 @@ def test_the_static_block_serves_each_document_with_its_media_type(static, path,
         assert "content-security-policy" not in headers
 
 
+def test_without_hubs_the_static_block_sends_no_link_header(static):
+    server, _ = static
+    for path in ("/feed.atom", "/topics/ai.json", "/feed.html", "/feeds.opml"):
+        status, headers, _ = server.get(path)
+        assert status == 200 and "link" not in headers, path
+
+
+def test_the_static_block_names_the_hubs_of_every_subscription_document(static, tmp_path):
+    _, public = static
+    site = (DEPLOY / "feeds-static.conf").read_text()
+    hubs = '<https://hub.example/>; rel="hub", <https://hub2.example/websub>; rel="hub", '
+    assert "set $websub_hubs '';" in site
+    site = site.replace("root /srv/feeds/public;", f"root {public};").replace(
+        "set $websub_hubs '';", f"set $websub_hubs '{hubs}';")
+    server = Nginx(tmp_path / "nginx", site)
+    try:
+        for path in ("/feed.atom", "/topics/ai.rss", "/providers/venturebeat.com.json"):
+            status, headers, _ = server.get(path)
+            assert status == 200
+            assert headers["link"] == f'{hubs}<https://feeds.example.com{path}>; rel="self"', path
+            _, compressed, _ = server.get(path, Accept_Encoding="gzip")
+            assert compressed["content-encoding"] == "gzip" and compressed["link"] == headers["link"]
+        archive = "/" + sorted((public / "topics/ai/archive").glob("*.atom"))[0].relative_to(public).as_posix()
+        for path in ("/feed.html", "/feeds.opml", "/", archive):  # pages, the list, archives: nobody subscribes
+            status, headers, _ = server.get(path)
+            assert status == 200 and "link" not in headers, path
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("fmt, media_type", [
     ("atom", "application/atom+xml; charset=utf-8"), ("rss", "application/rss+xml; charset=utf-8"),
     ("json", "application/feed+json; charset=utf-8"), ("html", "text/html; charset=utf-8"),

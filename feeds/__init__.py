@@ -3,7 +3,7 @@
 Public names are re-exported here; modules and names starting with "_" are private.
 """
 
-__version__ = "0.4.0"
+from ._version import __version__
 
 __all__ = ["create_app", "__version__"]
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 from .config import Config, default_cache_dir, load_config
 from .exceptions import ConfigError, ExportError, FeedsError, StoreError
 

@@ -144,7 +144,7 @@ class Site:
     def fingerprint(self) -> str:
         """Code and site settings: the part of every document not made of articles."""
         import hashlib
-        from . import __version__
+        from ._version import __version__
         # Without archives, the settings of a release that had none: the same documents, the same fingerprint.
         shown = repr(self).partition(", archives=")[0] + ")" if not self.archives else repr(self)
         return hashlib.blake2b(f"({__version__!r}, {shown})".encode(), digest_size=8).hexdigest()

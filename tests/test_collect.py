@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from corpus_builder import expected_feeds, link_key, mismatch, write_article
-from feeds.collect import collect, next_due
+from feeds.builder.collection import collect, next_due
 from feeds.read import read_articles
 
 UTC = timezone.utc

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import BASE_URL, FORMATS, check_feed, items_of
 from corpus_builder import write_article
-from feeds.collect import collect
+from feeds.builder.collection import collect
 from feeds.read import read_articles
 from feeds.records import Site
 from feeds.render import render_feed, render_formats

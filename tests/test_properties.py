@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from conftest import SecretScanner, check_feed
-from feeds.collect import collect
+from feeds.builder.collection import collect
 from feeds.read import USED_KEYS, Limits, parse_article, parse_when, Unreadable
 from feeds.records import Article, Problem, Site
 from feeds.render import FEED_DOCUMENTS, FEED_FORMATS, render_feed

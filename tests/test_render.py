@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from corpus_builder import link_key, write_article
-from feeds.collect import collect
+from feeds.builder.collection import collect
 from feeds.read import read_articles
 from feeds.records import Site, Topic
 from feeds.render import FEED_FORMATS, render_feed, render_formats

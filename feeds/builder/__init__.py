@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .. import __version__
+from .._version import __version__
 from ..config import Config, default_cache_dir
 from ..render import settings_version
 from .index import Index

@@ -30,7 +30,7 @@ import time
 from typing import Iterable
 from urllib.parse import unquote, urlencode, urlsplit
 
-from .. import __version__
+from .._version import __version__
 from ..config import public_hub
 from ..formats import FEED_FORMATS
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ..exceptions import StoreError
+from ..files import atomic_write
 from ._types import Entry, Manifest
 
 GRACE_SECONDS = 600.0
@@ -252,5 +253,4 @@ def _listdir(path: Path) -> list[str]:
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
-    from ..writers import atomic_write
     atomic_write(target, data, StoreError)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..records import Article, Feed, Site
-from . import (feed_description, feed_image, feed_title, feed_url, items, older_path, page_url, provider_home,
+from ._shared import (feed_description, feed_image, feed_title, feed_url, items, older_path, page_url, provider_home,
                summary_text)
 
 VERSION = "https://jsonfeed.org/version/1.1"

@@ -9,7 +9,7 @@ from lxml import etree
 
 from ..collect import Collection
 from ..records import Article, Feed, Site
-from . import (FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT, document_path, feed_description, feed_title,
+from ._shared import (FEED_FORMATS, FORMAT_NAMES, MEDIA_TYPES, PAGE_FORMAT, document_path, feed_description, feed_title,
                feed_updated, feed_url, is_archive, items, newer_path, older_path, page_url)
 
 OPML_DOCS = "http://opml.org/spec2.opml"

@@ -10,7 +10,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..records import Feed, Image, Site
-from . import (feed_description, feed_image, feed_title, feed_updated, feed_url, is_archive, items, newer_path,
+from ._shared import (feed_description, feed_image, feed_title, feed_updated, feed_url, is_archive, items, newer_path,
                older_path, page_url, provider_home, self_url, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"

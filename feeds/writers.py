@@ -85,11 +85,19 @@ class ExportWriter:
         held = {}
         root = f"{self.root}{os.sep}"
         suffixes = [encodings.SUFFIXES[encoding] for encoding in encodings.ENCODINGS]
+        # Each folder listed once: its copies are there or not, for one call per
+        # folder instead of a stat per copy (at a million articles, a million stats).
+        listings: dict[str, frozenset[str] | None] = {}
         for path, known in self._previous.items():
             if known[0] is None or not _SAFE_RELPATH.match(path):
                 continue
-            target = root + path  # text, not Path: this runs for every document of an export
-            if _size(target) == known[1] and all(_size(target + suffix) for suffix in suffixes):
+            folder, _, name = path.rpartition("/")
+            names = listings.get(folder, _UNLISTED)
+            if names is _UNLISTED:
+                names = listings[folder] = _names(root + folder)
+            if names is None or name not in names or any(name + suffix not in names for suffix in suffixes):
+                continue
+            if _size(root + path) == known[1]:  # text, not Path: this runs for every document of an export
                 held[path] = known[0]
         self._held = held
         return held
@@ -248,6 +256,16 @@ def _remove(target: Path) -> bool:
 def _holds_anything(folder: Path) -> bool:
     with os.scandir(folder) as entries:
         return next(entries, None) is not None
+
+
+_UNLISTED = object()
+
+
+def _names(folder: str) -> frozenset[str] | None:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return None
 
 
 def _size(path: str) -> int | None:

@@ -3,6 +3,7 @@
 side with the floor of any scan without file events, in one run.
 
 usage: bench/scale.py CORPUS [--runs 3] [--hugo-site SITE] [--tries 10] [--skip-cold]
+       [--serve-only] [--no-watch] [--first-timeout S]
 
 CORPUS is a folder from ../shared/tools/gen_corpus.py. Each round measures,
 in this order:
@@ -145,7 +146,7 @@ def changes(corpus: Path, tries: int, seen) -> dict[str, list[float]]:
     return results
 
 
-def serve(corpus: Path, cache: Path, tries: int) -> dict:
+def serve(corpus: Path, cache: Path, tries: int, first_timeout: float = 300.0) -> dict:
     port = free_port()
     env = {**os.environ, "FEEDS_CONTENT": str(corpus), "FEEDS_CACHE_DIR": str(cache),
            "FEEDS_BASE_URL": "https://bench.example/"}
@@ -160,7 +161,7 @@ def serve(corpus: Path, cache: Path, tries: int) -> dict:
                 return get(port, "/feed.json")[0] == 200
             except OSError:
                 return False
-        result["first 200 s"] = until(ready, 300, 0.02)
+        result["first 200 s"] = until(ready, first_timeout, 0.02)
         until(lambda: get(port, "/healthz")[0] == 200, 600, 0.2)
         # The builder holding the store's lock wrote its pid into the lock file.
         (lock,) = cache.glob("store-*/builder.lock")
@@ -222,6 +223,10 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=10)
     parser.add_argument("--skip-cold", action="store_true", help="no `--no-cache` export (it takes minutes at 1M)")
     parser.add_argument("--no-serve", action="store_true")
+    parser.add_argument("--serve-only", action="store_true", help="only the live server (and --watch), on a new cache")
+    parser.add_argument("--no-watch", action="store_true")
+    parser.add_argument("--first-timeout", type=float, default=300.0,
+                        help="seconds the server's builder may take to fill an empty store")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     work = Path(tempfile.mkdtemp(prefix="feeds-scale-"))
@@ -234,7 +239,7 @@ def main() -> None:
           + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                            text=True).stdout.strip(), flush=True)
     try:
-        for run in range(1, args.runs + 1):
+        for run in range(1, 0 if args.serve_only else args.runs + 1):
             wall, rss, _ = timed([sys.executable, "-c", FLOOR, str(corpus)])
             rows["floor"].append((wall, rss))
             if args.hugo_site:
@@ -266,7 +271,7 @@ def main() -> None:
             print(f"run {run}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] / 1024:.0f} MB"
                                               for k, v in rows.items() if v), flush=True)
             print(f"   warm: {warm_line}\n   add-one: {added_line}", flush=True)
-        floor = statistics.median(w for w, _ in rows["floor"])
+        floor = statistics.median(w for w, _ in rows["floor"]) if rows["floor"] else 1.0
         print(f"\nmedians of {args.runs} rounds; ratios to the floor (scandir + stat) and to cold")
         cold = statistics.median(w for w, _ in rows["cold"]) if rows["cold"] else None
         hugo = statistics.median(w for w, _ in rows["hugo"]) if rows["hugo"] else None
@@ -286,7 +291,8 @@ def main() -> None:
             print(f"{name:8} {wall:8.2f} s  peak {rss:7.0f} MB{extra}")
         if not args.no_serve:
             # the store: built by the server's own builder (warm index), then a second start measured
-            first = serve(corpus, cache, 0)
+            cache.mkdir(parents=True, exist_ok=True)
+            first = serve(corpus, cache, 0, args.first_timeout)
             second = serve(corpus, cache, args.tries)
             print(f"\nserver, first start (store built by its builder): first 200 after {first['first 200 s']:.2f} s")
             print(f"server, second start: first 200 after {second['first 200 s']:.2f} s")
@@ -295,7 +301,7 @@ def main() -> None:
             for kind, values in second["live s"].items():
                 print(f"live {kind:6}: max {max(values):.3f} s, median {statistics.median(values):.3f} s "
                       f"over {len(values)} tries")
-            watched = watch(corpus, work / "watched", cache, args.tries)
+            watched = {"watch s": {}} if args.no_watch else watch(corpus, work / "watched", cache, args.tries)
             for kind, values in watched["watch s"].items():
                 print(f"watch {kind:6}: max {max(values):.3f} s, median {statistics.median(values):.3f} s "
                       f"over {len(values)} tries")

@@ -15,7 +15,11 @@ OLD = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(tmp_path, monkeypatch):
+    import feeds.builder.scan as scan
+    # Every file these tests wrote is trusted at once: os.utime below dates its
+    # mtime, but the ctime it moves is now, and a change that recent is read again.
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
     content = tmp_path / "content"
     for i in range(6):
         write_article(content, f"a{i}.md", title=f"Story {i}", webUrl=f"https://example.com/{i}",
@@ -155,3 +159,28 @@ def test_a_cold_build_that_fails_leaves_the_index_usable_in_the_same_process(fol
     assert {"articles_by_link", "files_by_bucket", "files_with_problems"} <= indexes
     assert builder.index.counts() == (6, 0) and builder.problems() == []
     builder.close()
+
+
+def test_an_edit_that_puts_its_mtime_back_is_not_trusted_until_it_has_settled(folder, monkeypatch):
+    """A same-size edit that restores the file's mtime (touch -r, rsync -t) still
+    moves its ctime. While that change is recent the file is read again on every
+    run: on a file system with coarse timestamps a second such edit within the
+    same tick would otherwise leave its stamp exactly as it was, and be missed."""
+    import time
+    import feeds.builder.scan as scan
+    export(folder)
+    time.sleep(1.5)
+    monkeypatch.setattr(scan, "RACY_SECONDS", 1.0)  # the other files changed longer ago than that
+    path = folder / "content" / "a1.md"
+    before = path.stat()
+    path.write_text(path.read_text().replace("Story 1", "Storm 1"))  # the same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    for _ in range(2):
+        _, run = export(folder)
+        assert run["parsed"] == 1  # the first run and the next: its change is too recent to trust
+    assert "Storm 1" in (folder / "out" / "feed.atom").read_text()
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)  # ... and once it has settled, trusted again
+    _, settled = export(folder)
+    _, again = export(folder)
+    assert again["parsed"] == 0

@@ -240,7 +240,9 @@ def _paired(names: list, values, buckets, wanted: set[int]) -> list[tuple[str, o
 
 def _stamp(path, racy: int) -> int:
     """The stamp of the file at path (or of an os.stat_result): a hash of its
-    size, mtime and ctime; 0 when too fresh to trust (read again next time);
+    size, mtime and ctime; 0 when modified or changed too recently to trust
+    (read again next time: a second edit within a coarse timestamp's tick
+    would leave every part of the stamp as it was);
     LISTING_PROBLEM for a name not read, VANISHED for a file gone."""
     if path.__class__ is NotRead:
         return LISTING_PROBLEM
@@ -249,7 +251,9 @@ def _stamp(path, racy: int) -> int:
     except OSError:
         return VANISHED
     mtime = stat.st_mtime_ns
-    if mtime >= racy:
+    # The change time too: an edit whose mtime was put back (touch -r, rsync -t, an
+    # editor keeping it) still moves ctime, which nothing but the kernel sets.
+    if mtime >= racy or stat.st_ctime_ns >= racy:
         return 0
     value = hash((stat.st_size, mtime, stat.st_ctime_ns))
     return 1 if value in (0, LISTING_PROBLEM, VANISHED) else value

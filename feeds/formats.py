@@ -12,3 +12,9 @@ MEDIA_TYPES = {
     "opml": "text/x-opml; charset=utf-8",
 }
 FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+
+
+def announced(path: str) -> bool:
+    """Whether WebSub hubs hear of a change to the document at path: the
+    subscription documents only (no page, no list, no archive document)."""
+    return path.rpartition(".")[2] in FEED_FORMATS and "/archive/" not in path

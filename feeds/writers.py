@@ -22,6 +22,7 @@ from typing import Iterable
 from . import encodings
 from .exceptions import ExportError
 from .files import atomic_write, make_dir
+from .formats import announced
 from .store import Entry, Manifest
 
 MANIFEST = ".feeds-manifest.json"
@@ -65,6 +66,9 @@ class ExportWriter:
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
         self._previous = _read_manifest(self.root, self.settings)
+        # Subscription documents written here whose change the WebSub hubs may not have heard of yet.
+        self.announcing = False  # set by a builder that tells hubs: only then are they recorded
+        self._unannounced = _read_unannounced(self.root)
         if any(known[0] is None for known in self._previous.values()):
             # A run cut short (or other settings): its temporary files may lie in any folder it wrote to.
             remove_leftovers(self.root, sorted({path.rpartition("/")[0] for path in self._previous} - set(_FOLDERS)))
@@ -138,14 +142,31 @@ class ExportWriter:
                     _remove(_sibling(target, encoding))
                 if _remove(target):
                     report.removed.append(path)
+        if self.announcing:
+            self._unannounced |= {path for path in report.written if announced(path)}
+        self._unannounced &= manifest.keys()
         self._write_manifest(manifest)
         self._previous = manifest
         self._compare_unlisted = False
         return report
 
+    def unannounced(self) -> set[str]:
+        """Documents written (by this writer or one before it that stopped too
+        soon) whose change no hub has been told of for sure."""
+        return set(self._unannounced)
+
+    def settle(self, paths) -> None:
+        """The hubs have heard of these (or given up): no builder announces them again."""
+        left = self._unannounced - set(paths)
+        if left != self._unannounced:
+            self._unannounced = left
+            self._write_manifest(self._previous)
+
     def _write_manifest(self, files: dict[str, list]) -> None:
-        data = json.dumps({"generator": "feeds", "settings": self.settings, "files": dict(sorted(files.items()))},
-                          separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
+        record = {"generator": "feeds", "settings": self.settings, "files": dict(sorted(files.items()))}
+        if self._unannounced:
+            record["unannounced"] = sorted(self._unannounced)
+        data = json.dumps(record, separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
         write_if_changed(self.root / MANIFEST, data)
 
 
@@ -169,6 +190,7 @@ class StoreWriter:
         self.settings = f"{settings}+{encodings.settings()}"
         self.clock = clock
         self._collected_at = 0.0
+        self.announcing = False  # see ExportWriter
 
     def refresh(self) -> None:
         """Nothing kept between builds: versions() reads the store's manifest each time."""
@@ -212,6 +234,14 @@ class StoreWriter:
         version = (current.version if current else 0) + 1
         epoch = current.epoch if current and current.epoch else secrets.token_hex(8)
         stats = {**(stats or {}), "settings": self.settings}
+        pending = set(current.stats.get("unannounced", ())) if current else set()
+        if self.announcing:
+            pending |= {path for path in report.written if announced(path)}
+        pending &= {path for path, entry in documents.items() if entry.etag}
+        if pending:
+            # Committed with the version they announce: a builder that dies before its
+            # pings went out leaves them to the next one.
+            stats["unannounced"] = sorted(pending)
         manifest = Manifest(version, self.clock(), stats, documents, epoch)
         if changed or current is None or stats != current.stats:
             self.store.commit(manifest, changed)
@@ -220,6 +250,26 @@ class StoreWriter:
                 self._collected_at = time.monotonic()
                 self.store.collect_garbage(manifest)
         return report
+
+
+    def unannounced(self) -> set[str]:
+        current = self.store.current()
+        return set(current.stats.get("unannounced", ())) if current else set()
+
+    def settle(self, paths) -> None:
+        """The hubs have heard of these (or given up): a new version of the
+        store's record says so (the documents are the same)."""
+        current = self.store.current()
+        if current is None:
+            return
+        pending = set(current.stats.get("unannounced", ()))
+        left = pending - set(paths)
+        if left == pending:
+            return
+        stats = {key: value for key, value in current.stats.items() if key != "unannounced"}
+        if left:
+            stats["unannounced"] = sorted(left)
+        self.store.commit(Manifest(current.version + 1, self.clock(), stats, current.documents, current.epoch), {})
 
 
 def _etag(body: bytes) -> str:
@@ -319,6 +369,14 @@ def remove_leftovers(root: Path, folders=_FOLDERS) -> None:
                     os.unlink(root / folder / name)
                 except OSError:
                     pass
+
+
+def _read_unannounced(root: Path) -> set[str]:
+    try:
+        pending = json.loads((root / MANIFEST).read_text("utf-8")).get("unannounced", [])
+        return {path for path in pending if isinstance(path, str)} if isinstance(pending, list) else set()
+    except (OSError, ValueError, AttributeError):
+        return set()
 
 
 def _read_manifest(root: Path, settings: str) -> dict[str, list]:

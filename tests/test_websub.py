@@ -302,6 +302,38 @@ def test_a_dead_hub_is_logged_and_the_export_does_not_wait(tmp_path, content):
     assert (tmp_path / "out" / "feed.atom").is_file()
 
 
+@pytest.mark.parametrize("command", ["export", "build"])
+def test_pings_a_builder_could_not_send_are_sent_by_the_next_one_once(tmp_path, content, hub, command):
+    """A builder that stops (or dies) before its hubs took its pings leaves them,
+    recorded with the version they announce, to the next builder of the same
+    export folder or store, which sends them once."""
+    two_feeds(content)
+    config = write_config(tmp_path / "feeds.toml", title=SITE_TITLE, base_url=BASE_URL, websub_hubs=[hub.url],
+                          cache_dir=str(tmp_path / "cache"))
+    dead, live = True, False
+
+    def run(down: bool) -> Counter:
+        hub.clear()
+        hub.statuses = [503] * 1000 if down else []  # down: every ping refused, tried again until the builder stops
+        where = [str(tmp_path / "out")] if command == "export" else []
+        done = subprocess.run([sys.executable, "-m", "feeds", command, *where, "--content", str(content),
+                               "--config", str(config), "--quiet"], cwd=TESTS.parent, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return Counter() if down else Counter(hub.topics())
+
+    run(dead)  # every feed written; no hub took a ping
+    assert run(live) == Counter(urls(BASE_URL, *EVERY_FEED))  # nothing changed: the leftovers, once each
+    assert run(live) == Counter()  # and never again
+    write_article(content, "more-ai.md", title="More models", webUrl="https://venturebeat.com/more", topics=["AI"],
+                  provider={"name": "VentureBeat", "domain": "venturebeat.com"})
+    run(dead)
+    write_article(content, "space.md", title="Rockets, again", webUrl="https://other.org/rockets", topics=["Space"],
+                  provider={"name": "Other", "domain": "other.org"})
+    # The change the dead hub missed, and the one made since.
+    assert run(live) == Counter(urls(BASE_URL, *AI_CHANGE, "topics/space", "providers/other.org"))
+
+
 def test_a_hub_that_never_answers_holds_an_export_a_bounded_time(tmp_path, content, monkeypatch):
     two_feeds(content)
     silent = socket.socket()  # accepts connections (the kernel does) and never answers

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from .._version import __version__
 from ..config import Config, default_cache_dir
+from ..exceptions import FeedsError
 from ..render import settings_version
 from .index import Index
 from .publish import PublishReport, publish
@@ -64,6 +65,9 @@ class Builder:
             from .websub import Pinger
             pinger = Pinger(config.hubs)
         self.pinger = pinger  # WebSub: the hubs told of every feed document a build changes
+        if pinger is not None and writer is not None:
+            writer.announcing = True  # what a build writes is recorded until the hubs have it
+        self._pinged: dict[str, tuple[str, int]] = {}  # URL -> (path, generation) queued, not yet announced
         self.content = Path(config.content)
         self.jobs, self.clock = jobs, clock
         self.index = Index(index_path(config) if index == "default" else index, index_identity(config))
@@ -99,7 +103,10 @@ class Builder:
         self.index.forget_touched()  # what this build changed is published: the next counts afresh
         self._due = False
         if self.pinger is not None:
-            self._ping(report.write.written)
+            # This build's changes, and any a builder before this one committed but did not announce.
+            self._ping(sorted(set(report.write.written) | (self.writer.unannounced()
+                                                            - {path for path, _ in self._pinged.values()})))
+            self._settle_pings()
         return BuildReport(scan, report, time.monotonic() - started, problems)
 
     def _look_ahead(self) -> None:
@@ -112,18 +119,32 @@ class Builder:
     def _ping(self, written: list[str]) -> None:
         """Queue a WebSub ping of every feed document the writer has just
         committed anew; sent in the background, never waited for here."""
-        from .websub import changed_feeds
-        urls = changed_feeds(self.site, written)
+        from ..formats import announced
+        urls = {self.site.url(path): path for path in written if announced(path)}  # each feed's self link
         if urls:
             from .. import pool
             pool.FORK_IS_SAFE = False  # the pinger runs threads
-            self.pinger.notify(urls)
+            for url, generation in self.pinger.notify(list(urls)).items():
+                self._pinged[url] = (urls[url], generation)
+
+    def _settle_pings(self) -> None:
+        """Record what the hubs have taken (or given up on), so that no later builder sends it again."""
+        done = {url: queued for url, queued in self._pinged.items() if self.pinger.announced(url) >= queued[1]}
+        if done and self.writer is not None:
+            try:
+                self.writer.settle([path for path, _ in done.values()])
+            except FeedsError as error:  # the next build records it; at worst a hub hears twice
+                log.warning("%s", error)
+                return
+            for url in done:
+                del self._pinged[url]
 
     def flush_pings(self, timeout: float | None = None) -> None:
         """At exit: give the hubs a short, bounded time to take what is queued."""
         if self.pinger is not None:
             from .websub import EXIT_WAIT
             self.pinger.flush(EXIT_WAIT if timeout is None else timeout)
+            self._settle_pings()
 
     def next_due(self) -> int | None:
         return self.index.next_due(int(self.clock()))
@@ -138,5 +159,6 @@ class Builder:
 
     def close(self) -> None:
         if self.pinger is not None:
+            self._settle_pings()
             self.pinger.close()
         self.index.close()

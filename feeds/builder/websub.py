@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from .._version import __version__
 from ..config import public_hub
-from ..formats import FEED_FORMATS
+from ..formats import announced
 
 log = logging.getLogger("feeds")
 
@@ -48,14 +48,46 @@ class Pinger:
 
     def __init__(self, hubs: Iterable[str], *, timeout: float = TIMEOUT, attempts: int = ATTEMPTS,
                  first_delay: float = FIRST_DELAY, max_delay: float = MAX_DELAY):
-        self.hubs = [_Hub(hub, timeout, attempts, first_delay, max_delay) for hub in dict.fromkeys(hubs)]
+        unique = list(dict.fromkeys(hubs))
+        self.hubs = [_Hub(hub, timeout, attempts, first_delay, max_delay, self._generation_of,
+                          lambda url, generation, number=number: self._taken(number, url, generation))
+                     for number, hub in enumerate(unique)]
+        # Each notify of a URL is a new generation of it; a hub that takes (or gives up on) a ping
+        # sent at generation g has announced every change notified up to g.
+        self._lock = threading.Lock()
+        self._count = 0
+        self._generation: dict[str, int] = {}
+        self._taken_by: dict[str, list[int]] = {}  # URL -> per hub, the generation it has taken
 
-    def notify(self, urls: Iterable[str]) -> None:
-        """Queue a ping of each URL to every hub; returns at once."""
+    def notify(self, urls: Iterable[str]) -> dict[str, int]:
+        """Queue a ping of each URL to every hub; returns at once, with the generation of each URL."""
         urls = list(dict.fromkeys(urls))
+        generations = {}
+        with self._lock:
+            for url in urls:
+                self._count += 1
+                generations[url] = self._generation[url] = self._count
+                self._taken_by.setdefault(url, [0] * len(self.hubs))
         if urls:
             for hub in self.hubs:
                 hub.add(urls)
+        return generations
+
+    def announced(self, url: str) -> int:
+        """The latest generation of url that every hub has taken or given up on (0: none)."""
+        with self._lock:
+            taken = self._taken_by.get(url)
+            return min(taken) if taken else 0
+
+    def _generation_of(self, url: str) -> int:
+        with self._lock:
+            return self._generation.get(url, 0)
+
+    def _taken(self, number: int, url: str, generation: int) -> None:
+        with self._lock:
+            taken = self._taken_by.get(url)
+            if taken is not None and taken[number] < generation:
+                taken[number] = generation
 
     def flush(self, timeout: float = EXIT_WAIT) -> bool:
         """Wait until every hub has had a try at everything queued (and taken
@@ -80,8 +112,11 @@ class Pinger:
 
 
 class _Hub:
-    def __init__(self, url: str, timeout: float, attempts: int, first_delay: float, max_delay: float):
+    def __init__(self, url: str, timeout: float, attempts: int, first_delay: float, max_delay: float,
+                 generation_of=lambda url: 0, taken=lambda url, generation: None):
         self.url, self.name = url, public_hub(url)
+        self._generation_of, self._taken = generation_of, taken  # see Pinger
+        self._sent_as: dict[str, int] = {}  # URL -> the generation it had when this hub took it to send
         self.timeout, self.attempts = timeout, max(1, attempts)
         self.first_delay, self.max_delay = first_delay, max_delay
         parts = urlsplit(url)
@@ -153,6 +188,8 @@ class _Hub:
                     return
                 batch, self._queue = self._queue, {}
                 self._sending, self._waiting = len(batch), False
+            for url in batch:  # a notify from now on is a newer generation, queued again
+                self._sent_as[url] = self._generation_of(url)
             failed = self._send_all(batch)
             if self._closed:
                 return
@@ -162,6 +199,8 @@ class _Hub:
                 self._disconnect()
                 rounds_failed += 1
                 delay = min(self.max_delay, self.first_delay * 2 ** (rounds_failed - 1))
+                for url in failed.keys() - retry.keys():
+                    self._taken(url, self._sent_as.pop(url, 0))
                 if len(retry) < len(failed):
                     log.error("websub hub %s: gave up on %d feed URLs after %d tries (last: %s)",
                               self.name, len(failed) - len(retry), self.attempts, self.last_error)
@@ -194,6 +233,7 @@ class _Hub:
             if not unreachable:
                 outcome = self._ping(url)
                 if outcome is None:
+                    self._taken(url, self._sent_as.pop(url, 0))
                     with self._changed:
                         self._sending -= 1
                         self._changed.notify_all()
@@ -251,5 +291,4 @@ def _describe(error: BaseException) -> str:
 def changed_feeds(site, written: Iterable[str]) -> list[str]:
     """The public URLs of the feed documents among the paths written (the
     URL each links to as rel="self"); not the pages, which are for people."""
-    return [site.url(path) for path in written
-            if path.rpartition(".")[2] in FEED_FORMATS and "/archive/" not in path]  # archives: nobody subscribes
+    return [site.url(path) for path in written if announced(path)]

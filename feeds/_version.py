@@ -1,3 +1,3 @@
 """The release: part of every fingerprint, so output made by another release is made again."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

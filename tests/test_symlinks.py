@@ -266,3 +266,25 @@ def test_a_folder_whose_name_is_not_utf8_is_named_printably_when_met_twice(conte
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
         assert "link: links to a folder already read as caf\\xe9/ (not read again)" in done.stdout
+
+
+def test_a_warm_check_names_the_folder_a_problem_is_about_as_a_cold_check_does(tmp_path):
+    """b/real is reported as already read under a link; when links come and go,
+    the warm check names the link that is read now, never one that is gone."""
+    from conftest import run_cli
+    content = tmp_path / "content"
+    article(content / "b" / "real", "x.md")
+    link(content / "a" / "link2", "../b/real")
+
+    def checks() -> tuple[str, str]:
+        warm = run_cli("check", "--content", content, "--cache-dir", tmp_path / "cache")
+        cold = run_cli("check", "--content", content, "--no-cache")
+        return warm.out, cold.out
+
+    steps = [lambda: None, lambda: link(content / "a" / "link1", "../b/real"),
+             lambda: (content / "a" / "link1").unlink(), lambda: (content / "a" / "link2").unlink()]
+    for number, step in enumerate(steps):
+        step()
+        warm, cold = checks()
+        assert warm == cold, f"step {number}: warm\n{warm}\ncold\n{cold}"
+    assert "already read" not in warm  # the folder is read as itself again

@@ -102,6 +102,9 @@ class Index:
     def unsettled_buckets(self) -> set[int]:
         return _files.unsettled_buckets(self.db)
 
+    def listing_problem_buckets(self, stamp: int) -> set[int]:
+        return _files.listing_problem_buckets(self.db, stamp)
+
     def stamps_in(self, buckets) -> dict[str, int]:
         return _files.stamps_in(self.db, buckets)
 

@@ -30,6 +30,13 @@ def unsettled_buckets(db: sqlite3.Connection) -> set[int]:
     return {row[0] for row in db.execute("SELECT DISTINCT bucket FROM files WHERE stamp = 0")}
 
 
+def listing_problem_buckets(db: sqlite3.Connection, stamp: int) -> set[int]:
+    """Buckets holding a name not read (a loop, a folder read under another name): few, through
+    the index of files with problems."""
+    return {row[0] for row in db.execute(
+        "SELECT DISTINCT bucket FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,))}
+
+
 def stamps_in(db: sqlite3.Connection, buckets: Iterable[int]) -> dict[str, int]:
     found: dict[str, int] = {}
     buckets = list(buckets)

@@ -17,7 +17,7 @@ from werkzeug.http import http_date
 from ..encodings import IDENTITY, choose
 from ..exceptions import StoreError
 from ..formats import FEED_FORMATS, MEDIA_TYPES
-from ..store import Entry, Manifest
+from ..store import Entry, Manifest, Parts
 
 log = logging.getLogger("feeds")
 
@@ -30,6 +30,7 @@ HTML_SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
 )
 CACHE_BYTES = 48 * 1024 * 1024  # bodies kept per process; the rest is read from the store again
+PART_ENTRIES = 40_000  # archive documents' entries kept decoded per process (a part is a feed's year)
 
 
 class NotReady(Exception):
@@ -62,6 +63,7 @@ class Documents:
         self._bytes = 0
         self._lock = threading.Lock()
         self._failing = False
+        self._parts = Parts(store, PART_ENTRIES)
 
     def manifest(self) -> Manifest:
         try:
@@ -81,7 +83,11 @@ class Documents:
     def get(self, path: str, accept_encoding: str | None = None) -> Prepared | None:
         """The current version of the document at path ("feed.atom"), in the
         coding the Accept-Encoding header prefers; None if there is none."""
-        entry = self.manifest().documents.get(path)
+        try:
+            entry = self._parts.lookup(self.manifest(), path)
+        except StoreError as error:  # a part collected meanwhile: the next manifest names its successor
+            log.warning("%s", error)
+            raise NotReady() from None
         if entry is None or not entry.etag:  # none, or removed (a tombstone keeping its last date)
             return None
         encoding = choose(accept_encoding)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from ._folder import FolderStore
 from ._redis import RedisStore
-from ._types import Entry, Manifest
+from ._parts import Parts
+from ._types import PART_FORMAT, Entry, Manifest, encode_part, part_path
 
-__all__ = ["Entry", "Manifest", "FolderStore", "RedisStore", "open_store", "store_key"]
+__all__ = ["Entry", "Manifest", "Parts", "PART_FORMAT", "FolderStore", "RedisStore", "encode_part", "open_store",
+           "part_path", "store_key"]
 
 
 def store_key(config) -> str:

@@ -3,7 +3,8 @@ server processes on the host read it.
 
     manifest.json           the current complete version (replaced by rename: the commit)
     head                    16 bytes: the version the builder is committing (see current())
-    objects/ab/abcdef...    bodies, named by their ETag, written before the manifest names them
+    objects/ab/abcdef...    bodies, and the manifest's parts (see _types), named by their ETag,
+                            written before the manifest names them
     builder.lock            held (flock) by the one builder of this store
     heartbeat               touched by that builder every second
 
@@ -21,9 +22,11 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Iterable
 
 from ..exceptions import StoreError
 from ..files import atomic_write
+from ._parts import Parts
 from ._types import Entry, Manifest
 
 GRACE_SECONDS = 600.0
@@ -195,20 +198,30 @@ class FolderStore:
             return
         _atomic_write(target, body)
 
-    def commit(self, manifest: Manifest, changed: dict | None = None) -> None:
+    def commit(self, manifest: Manifest, changed: dict | None = None, retired: Iterable[str] = ()) -> None:
+        """Make `manifest` current. `retired`: bodies of documents listed in
+        parts that it no longer names (those the manifest lists itself are
+        found by comparison)."""
         previous = self.current()
         self._write_head(manifest)  # first: see current()
         _atomic_write(self.root / MANIFEST, manifest.encode())
-        self._manifest, self._seen = manifest, None
+        self._manifest = manifest
+        try:  # this process made it: no need to read it back
+            stat = os.stat(self._manifest_path)
+            self._seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            self._seen = None
         # The grace period of a superseded body runs from now, not from when it was written.
+        superseded = set(retired)
         for path, entry in (previous.documents.items() if previous else ()):
             now = manifest.documents.get(path)
             if now is None or now.etag != entry.etag:
-                for etag in entry.etags():
-                    try:
-                        os.utime(self._object(etag))
-                    except OSError:
-                        pass
+                superseded.update(entry.etags())
+        for etag in superseded:
+            try:
+                os.utime(self._object(etag))
+            except OSError:
+                pass
 
     def _write_head(self, manifest: Manifest) -> None:
         """Written in place, never truncated or replaced: servers map it."""
@@ -220,9 +233,12 @@ class FolderStore:
         except OSError as error:
             raise StoreError(f"{self._head_path}: cannot write: {error.strerror}") from None
 
-    def collect_garbage(self, manifest: Manifest) -> int:
-        """Remove bodies no longer named by the manifest and older than the grace period."""
-        keep = {etag for entry in manifest.documents.values() for etag in entry.etags()}
+    def collect_garbage(self, manifest: Manifest, keep: set[str] | None = None) -> int:
+        """Remove bodies no longer named by the manifest (or in `keep`, every
+        body it names, parts' documents included) and older than the grace period."""
+        if keep is None:
+            everything = Parts(self).everything(manifest)
+            keep = {etag for entry in (*everything.values(), *manifest.documents.values()) for etag in entry.etags()}
         removed, cutoff = 0, time.time() - GRACE_SECONDS
         objects = self.root / "objects"
         for folder in _listdir(objects):

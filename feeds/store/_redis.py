@@ -2,8 +2,8 @@
 share the same bytes, ETags and Last-Modified.
 
     <ns>:head          JSON {version, built_at, stats} of the current version
-    <ns>:manifest      hash: document path -> JSON entry
-    <ns>:body:<etag>   a body, plain or compressed (superseded ones expire after GRACE_SECONDS)
+    <ns>:manifest      hash: document path (or part, see _types) -> JSON entry
+    <ns>:body:<etag>   a body, plain or compressed, or a part (superseded ones expire after GRACE_SECONDS)
     <ns>:lock          the builder's token, expiring unless renewed
     <ns>:heartbeat     Unix time of the builder's last renewal
 
@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import time
+from typing import Iterable
 
 from ..exceptions import StoreError
 from ._types import Entry, Manifest
@@ -50,6 +51,8 @@ for _ = 1, count do
   i = i + 2
 end
 redis.call('SET', KEYS[3], ARGV[i])
+-- bodies of documents listed in parts, no longer named
+for j = 1, tonumber(ARGV[i + 1]) do redis.call('EXPIRE', KEYS[4] .. ARGV[i + 1 + j], tonumber(ARGV[#ARGV])) end
 return 1
 """
 _RENEW = """
@@ -163,9 +166,11 @@ class RedisStore:
         except self._errors as error:
             raise self._fail("write a document", error) from None
 
-    def commit(self, manifest: Manifest, changed: dict[str, Entry | None] | None = None) -> None:
+    def commit(self, manifest: Manifest, changed: dict[str, Entry | None] | None = None,
+               retired: Iterable[str] = ()) -> None:
         """Make `manifest` current; `changed` (path -> entry, None: removed)
-        says what differs from the current one (everything when None)."""
+        says what differs from the current one (everything when None);
+        `retired`: bodies of documents listed in parts that it no longer names."""
         from ..exceptions import NotLeader
 
         if changed is None:
@@ -176,7 +181,8 @@ class RedisStore:
         args: list = [self._token or "", len(changed)]
         for path, entry in changed.items():
             args += [path, "" if entry is None else json.dumps(entry.encode(), separators=(",", ":"))]
-        args += [manifest.head(), GRACE_SECONDS]
+        retired = sorted(retired)
+        args += [manifest.head(), len(retired), *retired, GRACE_SECONDS]
         try:
             done = self._commit(keys=[self.keys["lock"], self.keys["manifest"], self.keys["head"],
                                       self.keys["body"]], args=args)
@@ -187,7 +193,7 @@ class RedisStore:
             raise NotLeader(f"Redis store {self.name}: another builder holds the lock")
         self._manifest, self._head = manifest, manifest.head().encode()
 
-    def collect_garbage(self, manifest: Manifest) -> int:
+    def collect_garbage(self, manifest: Manifest, keep: set[str] | None = None) -> int:
         return 0  # superseded bodies expire by themselves
 
 

@@ -1,8 +1,43 @@
-"""What crosses the store boundary: a document's entry and a store's manifest."""
+"""What crosses the store boundary: a document's entry, a store's manifest,
+and the manifest's parts.
+
+A manifest lists the subscription documents and pages itself, and each
+feed's archive documents of one year in a part: a body of its own, named by
+the hash of its contents like every body, and by an entry of format "part"
+in the manifest ("topics/ai/archive/2024/"). At a million articles there are
+200,000 archive documents: a change rewrites the parts it touches, not a
+list of all of them, and a server reads a part only when it is asked for
+one of its documents.
+"""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+ARCHIVE_FOLDER = "/archive/"
+PART_FORMAT = "part"
+
+
+def part_path(path: str) -> str | None:
+    """The manifest part that lists the document at path, or None when the
+    manifest lists it itself (anything but an archive document)."""
+    feed, found, name = path.rpartition(ARCHIVE_FOLDER)
+    if not found or not feed or "/" in name or not name:
+        return None
+    year = name[:4]
+    return f"{feed}{ARCHIVE_FOLDER}{year if year.isdigit() else name.partition('.')[0]}/"
+
+
+def encode_part(documents: dict[str, "Entry"]) -> bytes:
+    return json.dumps({"part": 1, "documents": {path: entry.encode() for path, entry in sorted(documents.items())}},
+                      separators=(",", ":")).encode("utf-8")
+
+
+def decode_part(data: bytes) -> dict[str, "Entry"]:
+    raw = json.loads(data)
+    if not isinstance(raw, dict) or raw.get("part") != 1:
+        raise ValueError("not a feeds store manifest part")
+    return {path: Entry.decode(value) for path, value in raw["documents"].items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +76,8 @@ class Manifest:
     version: int  # increases with every commit; a server never goes back to a lower one
     built_at: float  # Unix time of the commit
     stats: dict = field(default_factory=dict)  # articles, feeds, problems
-    documents: dict[str, Entry] = field(default_factory=dict, repr=False)  # path -> Entry
+    # path -> Entry: every document but the archive documents, and the parts listing those
+    documents: dict[str, Entry] = field(default_factory=dict, repr=False)
     # Names the store's life: a store emptied (Redis flushed, the folder
     # deleted) starts a new epoch, whose versions count from 1 again.
     epoch: str = ""

@@ -1,56 +1,24 @@
-"""Every file and store entry `feeds` writes goes through a Writer.
-
-Two writers take the builder's documents: ExportWriter fills a folder for
-any static web server (real paths, incremental, every file replaced
-atomically), StoreWriter fills the document store the servers read (bodies
-by ETag, then one commit that makes the new version current). Both are told
-every document the site has (path -> version) and get the bytes of those
-they do not already hold.
-"""
+"""The export folder: real paths for any static web server, each file
+replaced atomically, with a manifest of what this tool wrote there."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import secrets
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from . import encodings
-from .exceptions import ExportError
-from .files import atomic_write, make_dir
-from .formats import announced
-from .store import Entry, Manifest
+from .. import encodings
+from ..exceptions import ExportError
+from ..files import atomic_write, make_dir
+from ..formats import announced
+from ._records import Rendered, WriteReport
 
 MANIFEST = ".feeds-manifest.json"
 _SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
 # Temporary files of an export that was killed before it could rename them.
 _LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)(?:\.gz|\.br)?\.[A-Za-z0-9_]{6,}\.tmp$")
 _FOLDERS = ("", "topics", "providers")
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A document's bytes, as the builder made them."""
-
-    path: str  # "feed.atom", "topics/ai.rss", "index.html", ...
-    fmt: str
-    version: str  # fingerprint of what it shows
-    body: bytes
-    newest: int  # Unix seconds of the newest change it shows (Last-Modified, unless edited since)
-    encoded: dict[str, bytes] = field(default_factory=dict)  # content coding -> compressed body
-    lifetime: str = ""  # "archive": cached as long as archive documents are (archive_max_age)
-
-
-@dataclass
-class WriteReport:
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    store_version: int | None = None
 
 
 class ExportWriter:
@@ -168,123 +136,6 @@ class ExportWriter:
             record["unannounced"] = sorted(self._unannounced)
         data = json.dumps(record, separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
         write_if_changed(self.root / MANIFEST, data)
-
-
-class StoreWriter:
-    """The document store, and the Last-Modified of every version put in it.
-
-    A document's Last-Modified is its newest item's date; when it changes
-    without a newer item (an edit that keeps the dates, the newest article
-    removed) it becomes the time of the change, so a client polling with
-    If-Modified-Since alone still gets the new version. Each new version's
-    date is a later second than any date given to the document before; if
-    that second has not come yet, servers leave Last-Modified out until it has.
-    """
-
-    GARBAGE_EVERY = 300.0  # seconds between collections of superseded bodies
-
-    def __init__(self, store, settings: str = "", clock=time.time):
-        self.store = store
-        # Code and site settings: documents stored by another release or with
-        # other settings are all made again, as ExportWriter does.
-        self.settings = f"{settings}+{encodings.settings()}"
-        self.clock = clock
-        self._collected_at = 0.0
-        self.announcing = False  # see ExportWriter
-
-    def refresh(self) -> None:
-        """Nothing kept between builds: versions() reads the store's manifest each time."""
-
-    def versions(self) -> dict[str, str | None]:
-        manifest = self.store.current()
-        if manifest is None or manifest.stats.get("settings") != self.settings:
-            return {}
-        return {path: entry.version for path, entry in manifest.documents.items() if entry.etag}
-
-    def publish(self, wanted: dict[str, str], stale: Iterable[str], rendered: Iterable[Rendered],
-                stats: dict | None = None) -> WriteReport:
-        report = WriteReport()
-        current = self.store.current()
-        old = current.documents if current else {}
-        same_settings = current is not None and current.stats.get("settings") == self.settings
-        documents = {path: old[path] for path in wanted
-                     if same_settings and path in old and old[path].etag and old[path].version == wanted[path]}
-        report.unchanged.extend(documents)
-        # A removed document stays as a tombstone: its last date, so that one
-        # published again later is dated after anything a client may hold.
-        documents.update((path, entry) for path, entry in old.items() if not entry.etag and path not in wanted)
-        changed: dict[str, Entry | None] = {}
-        now = int(self.clock())
-        for doc in rendered:
-            etag = _etag(doc.body)
-            previous = old.get(doc.path)
-            codings = {}
-            for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
-                codings[encoding] = (_etag(body), len(body))
-                self.store.put(codings[encoding][0], body)
-            self.store.put(etag, doc.body)
-            entry = Entry(etag, _last_modified(previous, etag, doc.newest, now), doc.fmt, len(doc.body),
-                          doc.version, codings, doc.lifetime)
-            documents[doc.path] = changed[doc.path] = entry
-            (report.written if previous is None or previous.etag != etag else report.unchanged).append(doc.path)
-        for path in sorted(old.keys() - wanted.keys()):
-            if old[path].etag:
-                documents[path] = changed[path] = Entry("", old[path].last_modified, old[path].fmt, 0, "")
-                report.removed.append(path)
-        version = (current.version if current else 0) + 1
-        epoch = current.epoch if current and current.epoch else secrets.token_hex(8)
-        stats = {**(stats or {}), "settings": self.settings}
-        pending = set(current.stats.get("unannounced", ())) if current else set()
-        if self.announcing:
-            pending |= {path for path in report.written if announced(path)}
-        pending &= {path for path, entry in documents.items() if entry.etag}
-        if pending:
-            # Committed with the version they announce: a builder that dies before its
-            # pings went out leaves them to the next one.
-            stats["unannounced"] = sorted(pending)
-        manifest = Manifest(version, self.clock(), stats, documents, epoch)
-        if changed or current is None or stats != current.stats:
-            self.store.commit(manifest, changed)
-            report.store_version = version
-            if time.monotonic() - self._collected_at > self.GARBAGE_EVERY:
-                self._collected_at = time.monotonic()
-                self.store.collect_garbage(manifest)
-        return report
-
-
-    def unannounced(self) -> set[str]:
-        current = self.store.current()
-        return set(current.stats.get("unannounced", ())) if current else set()
-
-    def settle(self, paths) -> None:
-        """The hubs have heard of these (or given up): a new version of the
-        store's record says so (the documents are the same)."""
-        current = self.store.current()
-        if current is None:
-            return
-        pending = set(current.stats.get("unannounced", ()))
-        left = pending - set(paths)
-        if left == pending:
-            return
-        stats = {key: value for key, value in current.stats.items() if key != "unannounced"}
-        if left:
-            stats["unannounced"] = sorted(left)
-        self.store.commit(Manifest(current.version + 1, self.clock(), stats, current.documents, current.epoch), {})
-
-
-def _etag(body: bytes) -> str:
-    """A strong validator: each coding of a document has its own (RFC 9110 §8.8.3)."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
-
-
-def _last_modified(previous: Entry | None, etag: str, newest: int, now: int) -> int:
-    if previous is not None and previous.etag == etag and previous.last_modified is not None:
-        return previous.last_modified  # the same bytes again: the same date
-    floor = previous.last_modified if previous is not None else None
-    newest = min(newest, now)
-    if floor is None or newest > floor:
-        return newest
-    return max(now, floor + 1)  # servers withhold a date later than their clock
 
 
 # --- files ----------------------------------------------------------------

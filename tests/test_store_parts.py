@@ -163,3 +163,54 @@ def test_redis_expires_the_bodies_of_rewritten_archive_documents_only(tmp_path, 
         for etag in entry.etags():
             assert store.client.ttl(store.keys["body"] + etag) == -1, path  # current: no expiry
     assert_whole_history(fetcher(documents), site.content)
+
+
+def assert_listing_matches(site: Site) -> None:
+    """The parts and the manifest together list exactly the documents the
+    writer holds, each where part_path says, as a fresh grouping would."""
+    manifest = site.store.current()
+    held = site.writer._all(manifest)
+    from feeds.store import Parts
+    assert Parts(site.store).everything(manifest) == held
+    for path, entry in manifest.documents.items():
+        if entry.fmt == PART_FORMAT:
+            members = Parts(site.store).entries(path, entry)
+            assert members and all(part_path(member) == path for member in members), path
+        else:
+            assert part_path(path) is None, f"{path}: an archive document listed by the manifest itself"
+
+
+def test_after_any_changes_the_parts_list_exactly_the_documents(tmp_path, store):
+    import random
+    site = Site(tmp_path, store)
+    rng = random.Random(5)
+    for step in range(12):
+        number = rng.randrange(60)
+        choice = step % 4
+        if choice == 0:  # a new article, somewhere in the history
+            path = article(site.content, 700 + step, START + timedelta(days=rng.randrange(800), hours=5))
+        elif choice == 1:  # removed
+            path = site.content / f"a{number:04d}.md"
+            path.unlink(missing_ok=True)
+        elif choice == 2:  # a draft
+            path = article(site.content, number, START + timedelta(days=13 * number), published=False)
+        else:  # moved in time
+            path = article(site.content, number, START + timedelta(days=rng.randrange(800)))
+        settle(site.content)
+        site.change(path)
+        assert_listing_matches(site)
+    assert_whole_history(fetcher(site.server()), site.content)
+
+
+def test_a_store_from_before_parts_is_regrouped_at_the_next_change(tmp_path):
+    from feeds.store import Manifest
+    store = FolderStore(tmp_path / "store")
+    site = Site(tmp_path, store)
+    current = store.current()
+    everything = site.writer._all(current)
+    store.commit(Manifest(current.version + 1, current.built_at, current.stats, dict(everything), current.epoch))
+    site.writer = StoreWriter(store, settings_version(site.config.site))
+    site.builder.writer = site.writer
+    site.change(article(site.content, 950, START + timedelta(days=13 * 61)))
+    assert_listing_matches(site)
+    assert_whole_history(fetcher(site.server()), site.content)

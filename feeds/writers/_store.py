@@ -95,13 +95,15 @@ class StoreWriter:
             # Committed with the version they announce: a builder that dies before its
             # pings went out leaves them to the next one.
             stats["unannounced"] = sorted(pending)
-        listed, listing_changes = self._listings(current, documents)
+        dropped = old.keys() - documents.keys()  # neither wanted nor kept as a tombstone
+        listed, listing_changes = self._listings(current, documents, changed, dropped)
         manifest = Manifest(version, self.clock(), stats, listed, epoch)
-        if changed or current is None or stats != current.stats:
+        if changed or dropped or current is None or stats != current.stats:
             retired: set[str] = set()  # bodies of archive documents no version names from now on
-            for path, entry in changed.items():
+            for path in (*changed, *dropped):
                 before = old.get(path)
                 if before is not None and part_path(path) is not None:
+                    entry = documents.get(path)
                     retired.update(set(before.etags()) - set(entry.etags() if entry else ()))
             self.store.commit(manifest, {**{path: entry for path, entry in changed.items() if path in listed},
                                          **listing_changes}, retired)
@@ -114,38 +116,62 @@ class StoreWriter:
                 self.store.collect_garbage(manifest, keep)
         return report
 
-    def _listings(self, current: Manifest | None, documents: dict[str, Entry]
-                  ) -> tuple[dict[str, Entry], dict[str, Entry | None]]:
+    def _listings(self, current: Manifest | None, documents: dict[str, Entry], changed: dict[str, Entry | None],
+                  dropped: set[str]) -> tuple[dict[str, Entry], dict[str, Entry | None]]:
         """What the manifest itself lists (the archive documents in parts, a
         part written only when what it lists changed), and the changes to it
-        that are not documents: parts written or gone, archive documents
-        that an older manifest listed itself."""
-        listed: dict[str, Entry] = {}
-        parts: dict[str, dict[str, Entry]] = {}
-        for path, entry in documents.items():
-            part = part_path(path)
-            if part is None:
-                listed[path] = entry
-            else:
-                parts.setdefault(part, {})[path] = entry
-        changes: dict[str, Entry | None] = {}
+        that are not documents' (parts written or gone, entries it no longer lists).
+
+        Only the parts of documents that changed or went are made again: the
+        rest of `documents` is the current version's own entries."""
         before = current.documents if current is not None else {}
-        for path, entry in before.items():
-            if entry.fmt == PART_FORMAT:
-                if path not in parts:
-                    changes[path] = None
-            elif part_path(path) is not None:
-                changes[path] = None
-        for part, members in sorted(parts.items()):
+        regroup = current is None or any(entry.fmt != PART_FORMAT and part_path(path) is not None
+                                         for path, entry in before.items())  # a store from before parts
+        members_of: dict[str, dict[str, Entry]] = {}
+        if regroup:
+            listed = {}
+            for path, entry in documents.items():
+                part = part_path(path)
+                if part is None:
+                    listed[path] = entry
+                else:
+                    members_of.setdefault(part, {})[path] = entry
+            members_of.update((path, {}) for path, entry in before.items()
+                              if entry.fmt == PART_FORMAT and path not in members_of)
+        else:
+            listed = dict(before)
+            for path in (*changed, *dropped):
+                part = part_path(path)
+                if part is not None:
+                    members_of.setdefault(part, {})
+                elif path in documents:
+                    listed[path] = documents[path]
+                else:
+                    listed.pop(path, None)
+            for part, members in members_of.items():
+                previous = before.get(part)
+                if previous is not None and previous.fmt == PART_FORMAT and previous.etag:
+                    members.update((path, documents[path]) for path in self._parts.entries(part, previous)
+                                   if path in documents)
+            for path in changed:
+                part = part_path(path)
+                if part is not None and path in documents:
+                    members_of[part][path] = documents[path]
+        changes: dict[str, Entry | None] = {}
+        for part, members in sorted(members_of.items()):
             previous = before.get(part)
-            if previous is not None and previous.etag and self._parts.entries(part, previous) == members:
+            if not members:
+                listed.pop(part, None)
+            elif previous is not None and previous.fmt == PART_FORMAT and previous.etag \
+                    and self._parts.entries(part, previous) == members:
                 listed[part] = previous
-                continue
-            body = encode_part(members)
-            etag = _etag(body)
-            self.store.put(etag, body)
-            self._parts.keep(etag, members)
-            listed[part] = changes[part] = Entry(etag, None, PART_FORMAT, len(body), "")
+            else:
+                body = encode_part(members)
+                etag = _etag(body)
+                self.store.put(etag, body)
+                self._parts.keep(etag, members)
+                listed[part] = changes[part] = Entry(etag, None, PART_FORMAT, len(body), "")
+        changes.update((path, None) for path in before if path not in listed)
         return listed, changes
 
 

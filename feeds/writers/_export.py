@@ -16,6 +16,7 @@ from ._records import Rendered, WriteReport
 
 MANIFEST = ".feeds-manifest.json"
 _SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
+_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\Z")  # one part of a safe path
 # Temporary files of an export that was killed before it could rename them.
 _LEFTOVER = re.compile(r"^\.\.?[a-z0-9][a-z0-9.-]*\.(?:atom|rss|json|html|opml)(?:\.gz|\.br)?\.[A-Za-z0-9_]{6,}\.tmp$")
 _FOLDERS = ("", "topics", "providers")
@@ -33,10 +34,13 @@ class ExportWriter:
         make_dir(self.outdir)
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
-        self._previous = _read_manifest(self.root, self.settings)
+        record = _read_record(self.root)
+        self._previous = _files(record, self.settings)
         # Subscription documents written here whose change the WebSub hubs may not have heard of yet.
         self.announcing = False  # set by a builder that tells hubs: only then are they recorded
-        self._unannounced = _read_unannounced(self.root)
+        self._unannounced = _unannounced(record)
+        # What the manifest file says, as read or last written here: a run that changes nothing leaves it.
+        self._written = (dict(self._previous), set(self._unannounced)) if record else None
         if any(known[0] is None for known in self._previous.values()):
             # A run cut short (or other settings): its temporary files may lie in any folder it wrote to.
             remove_leftovers(self.root, sorted({path.rpartition("/")[0] for path in self._previous} - set(_FOLDERS)))
@@ -60,14 +64,16 @@ class ExportWriter:
         # Each folder listed once: its copies are there or not, for one call per
         # folder instead of a stat per copy (at a million articles, a million stats).
         listings: dict[str, frozenset[str] | None] = {}
+        first, second = suffixes  # two codings: checked without a loop, as this runs for every document
         for path, known in self._previous.items():
-            if known[0] is None or not _SAFE_RELPATH.match(path):
+            if known[0] is None:
                 continue
             folder, _, name = path.rpartition("/")
             names = listings.get(folder, _UNLISTED)
-            if names is _UNLISTED:
-                names = listings[folder] = _names(root + folder)
-            if names is None or name not in names or any(name + suffix not in names for suffix in suffixes):
+            if names is _UNLISTED:  # the folder's name checked once, then each name in it
+                names = listings[folder] = _names(root + folder) if not folder or _SAFE_RELPATH.match(folder) else None
+            if names is None or name not in names or name + first not in names or name + second not in names \
+                    or not _SAFE_NAME.match(name):
                 continue
             if _size(root + path) == known[1]:  # text, not Path: this runs for every document of an export
                 held[path] = known[0]
@@ -131,11 +137,15 @@ class ExportWriter:
             self._write_manifest(self._previous)
 
     def _write_manifest(self, files: dict[str, list]) -> None:
+        if self._written is not None and self._written == (files, self._unannounced) \
+                and (self.root / MANIFEST).exists():
+            return  # a warm run that changed nothing: the file already says this
         record = {"generator": "feeds", "settings": self.settings, "files": dict(sorted(files.items()))}
         if self._unannounced:
             record["unannounced"] = sorted(self._unannounced)
         data = json.dumps(record, separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
         write_if_changed(self.root / MANIFEST, data)
+        self._written = (dict(files), set(self._unannounced))
 
 
 # --- files ----------------------------------------------------------------
@@ -222,24 +232,26 @@ def remove_leftovers(root: Path, folders=_FOLDERS) -> None:
                     pass
 
 
-def _read_unannounced(root: Path) -> set[str]:
+def _read_record(root: Path) -> dict:
+    """The export's manifest file, or {} when there is none that reads."""
     try:
-        pending = json.loads((root / MANIFEST).read_text("utf-8")).get("unannounced", [])
-        return {path for path in pending if isinstance(path, str)} if isinstance(pending, list) else set()
-    except (OSError, ValueError, AttributeError):
-        return set()
+        record = json.loads((root / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
-def _read_manifest(root: Path, settings: str) -> dict[str, list]:
+def _unannounced(record: dict) -> set[str]:
+    pending = record.get("unannounced", [])
+    return {path for path in pending if isinstance(path, str)} if isinstance(pending, list) else set()
+
+
+def _files(record: dict, settings: str) -> dict[str, list]:
     """relpath -> [version, size] of the previous export, if it was ours."""
-    try:
-        data = json.loads((root / MANIFEST).read_text("utf-8"))
-        files = data["files"]
-        if not isinstance(files, dict):
-            return {}
-    except (OSError, ValueError, KeyError, TypeError):
+    files = record.get("files")
+    if not isinstance(files, dict):
         return {}
     # Other code or settings: every document may differ, but the files are still ours to remove.
-    same = data.get("settings") == settings
+    same = record.get("settings") == settings
     return {path: (entry if same and isinstance(entry, list) and len(entry) == 2 else [None, None])
             for path, entry in files.items() if isinstance(path, str)}

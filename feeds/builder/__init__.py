@@ -80,7 +80,8 @@ class Builder:
         started = time.monotonic()
         now = int(self.clock())
         if self.writer is not None:
-            self.writer.refresh()  # nothing a failed build looked at is trusted
+            # Nothing a failed build looked at is trusted; a full scan looks at the writer's files again.
+            self.writer.refresh(full=paths is None or self.needs_full_scan)
         # Read before the scan, which clears it until this build has published:
         # missing, the previous build was cut short and every feed is recomputed.
         last = self.index.get_meta("published_at")

@@ -36,7 +36,7 @@ class StoreWriter:
         self._parts = Parts(store)  # every part of the manifest, decoded: the builder compares them
         self._everything: tuple[tuple, dict[str, Entry]] | None = None
 
-    def refresh(self) -> None:
+    def refresh(self, full: bool = True) -> None:
         """Nothing kept between builds: versions() reads the store's manifest each time."""
 
     def versions(self) -> dict[str, str | None]:

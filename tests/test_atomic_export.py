@@ -54,6 +54,7 @@ BIG_CORPUS_ARTICLES = 6000  # an export of it takes about 4 s, 1.5 s of them wri
 BASE_A = "https://feeds-a.test/"
 BASE_B = "https://feeds-b.test/"
 MANIFEST = ".feeds-manifest.json"
+PENDING = ".feeds-pending.json"
 # What a temporary file of the export may be called: hidden, named after a document
 # of the same folder, a random part, .tmp (tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")).
 TEMP = re.compile(r"^\.(?P<name>[^/]+)\.[A-Za-z0-9_]{6,}\.tmp$")
@@ -93,25 +94,27 @@ class Comparison:
     new: list[str] = field(default_factory=list)  # files already in their new version
     leftovers: list[str] = field(default_factory=list)  # hidden temporary files
     problems: list[str] = field(default_factory=list)
-    interim_manifest: bool = False  # a run in progress: every file it may touch marked untrusted
+    pending_list: bool = False  # a run in progress: every file it may touch listed as untrusted
 
     @property
     def mixed(self) -> bool:
         return bool(self.old) and bool(self.new)
 
 
-def interim_manifest(data: bytes, old: dict[str, bytes], new: dict[str, bytes]) -> bool:
-    """The manifest a run writes before it replaces anything: it lists every
-    document of both versions and trusts none that differs between them."""
+def pending_list(data: bytes, old: dict[str, bytes], new: dict[str, bytes]) -> bool:
+    """The list a run writes before it replaces anything (beside the manifest,
+    which stays as it was): every document that differs between the two
+    versions, none of which the next run may trust."""
     try:
-        files = json.loads(data)["files"]
-    except (ValueError, KeyError, TypeError):
+        pending = json.loads(data)
+    except ValueError:
         return False
     # The precompressed copies (.gz, .br) go with their document's entry.
     documents = {p for p in set(old) | set(new)
                  if p != MANIFEST and "." in p.rpartition("/")[2] and not p.endswith((".gz", ".br"))}
-    changed = {p for p in documents if old.get(p) != new.get(p)}
-    return set(files) >= documents and all(files[p] == [None, None] for p in changed)
+    # (Documents only the old version has are removed at the end, from the manifest's list.)
+    changed = {p for p in documents if p in new and old.get(p) != new.get(p)}
+    return isinstance(pending, list) and set(pending) >= changed
 
 
 def compare(root: Path, old: dict[str, bytes], new: dict[str, bytes]) -> Comparison:
@@ -130,8 +133,8 @@ def compare(root: Path, old: dict[str, bytes], new: dict[str, bytes]) -> Compari
                 f"{relpath.rpartition('/')[0]}/{temp['name']}".lstrip("/") in documents:
             result.leftovers.append(relpath)
             continue
-        elif relpath == MANIFEST and interim_manifest(data, old, new):
-            result.interim_manifest = True
+        elif relpath == PENDING and pending_list(data, old, new):
+            result.pending_list = True
             continue
         elif relpath in documents:
             result.problems.append(f"{relpath}: neither the previous nor the new version "
@@ -354,11 +357,11 @@ def test_a_kill_at_any_rename_leaves_old_or_new_files_and_the_next_run_finishes(
     documents = documents_of(small.new)
     renames = documents if renames == "all documents" else renames
     out = small.published()
-    # The first rename is the interim manifest; documents follow.
+    # The first rename is the list of pending documents; documents follow.
     kill_at_rename(small, out, renames + 1, small.content_b, BASE_B)
 
     state = assert_sound(out, small.old, small.new, f"after a kill at rename {renames + 2}")
-    assert state.interim_manifest, "the manifest must say which files the killed run may have touched"
+    assert state.pending_list, "the export must say which files the killed run may have touched"
     assert len([p for p in state.new if p != MANIFEST]) == renames, "every rename before the kill took effect"
     assert len(state.leftovers) == 1, state.leftovers  # the file being renamed, complete but hidden
     assert state.leftovers[0].rpartition("/")[2].startswith(".")
@@ -628,9 +631,9 @@ def big(tmp_path_factory) -> BigSite:
 
     # NEW written over OLD, to completion: gives the same tree, and the time it writes for.
     out = site.published("timing")
-    # The interim manifest is written first, NEW's manifest last: wait for NEW's (looking
+    # The list of pending documents is written first, NEW's manifest last: wait for NEW's (looking
     # at the bytes only when the file was replaced, and from before the export starts,
-    # so that neither the interim manifest nor a poll between two renames can end it).
+    # so that no poll between two renames can end it).
     manifest = stamps(out / MANIFEST)
     export = Export(export_args(content_b, out, config, BASE_B), cache)
     first_write = export.wait_for_writing(out)

@@ -220,7 +220,7 @@ def test_head_on_the_static_block_matches_get(static):
         assert head.get(name) == got.get(name), name
 
 
-@pytest.mark.parametrize("path", ["/.feeds-manifest.json", "/feed.atom.gz", "/feed.atom.br", "/topics/",
+@pytest.mark.parametrize("path", ["/.feeds-manifest.json", "/.feeds-pending.json", "/feed.atom.gz", "/feed.atom.br", "/topics/",
                                   "/topics/nothing.atom", "/config.toml", "/../etc/passwd"])
 def test_the_static_block_refuses_what_is_not_a_document(static, path):
     server, _ = static

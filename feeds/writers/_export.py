@@ -15,6 +15,7 @@ from ..formats import announced
 from ._records import Rendered, WriteReport
 
 MANIFEST = ".feeds-manifest.json"
+PENDING = ".feeds-pending.json"  # the documents a run is writing: until it ends, none is trusted
 _SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\Z")  # one part of a safe path
 # Temporary files of an export that was killed before it could rename them.
@@ -41,6 +42,8 @@ class ExportWriter:
         self._unannounced = _unannounced(record)
         # What the manifest file says, as read or last written here: a run that changes nothing leaves it.
         self._written = (dict(self._previous), set(self._unannounced)) if record else None
+        for path in _read_pending(self.root):  # a run cut short was replacing or creating these
+            self._previous[path] = [None, None]
         if any(known[0] is None for known in self._previous.values()):
             # A run cut short (or other settings): its temporary files may lie in any folder it wrote to.
             remove_leftovers(self.root, sorted({path.rpartition("/")[0] for path in self._previous} - set(_FOLDERS)))
@@ -106,9 +109,9 @@ class ExportWriter:
         stale = [path for path in stale if path not in manifest]
         if stale:
             # Until this run completes, no file it may replace can be trusted and
-            # every file it may create must be known: a killed run leaves exactly that.
-            interim = {**self._previous, **manifest, **{path: [None, None] for path in stale}}
-            self._write_manifest(interim)
+            # every file it may create must be known: a killed run leaves exactly
+            # that, in a list of its own beside the manifest (which can be large).
+            atomic_write(self.root / PENDING, json.dumps(sorted(stale), separators=(",", ":")).encode("utf-8"))
         for doc in rendered:
             target = safe_target(self.root, doc.path)
             # A document this tool never wrote here is written without a look at what is there.
@@ -130,6 +133,8 @@ class ExportWriter:
             self._unannounced |= {path for path in report.written if announced(path)}
         self._unannounced &= manifest.keys()
         self._write_manifest(manifest)
+        if stale:
+            _remove(self.root / PENDING)
         self._previous = manifest
         self._compare_unlisted = False
         return report
@@ -150,10 +155,13 @@ class ExportWriter:
         if self._written is not None and self._written == (files, self._unannounced) \
                 and (self.root / MANIFEST).exists():
             return  # a warm run that changed nothing: the file already says this
-        record = {"generator": "feeds", "settings": self.settings, "files": dict(sorted(files.items()))}
-        if self._unannounced:
-            record["unannounced"] = sorted(self._unannounced)
-        data = json.dumps(record, separators=(",", ":")).encode("utf-8")  # no indent: the C encoder
+        # {"generator", "settings", "files" (sorted), "unannounced" (when any)}, put together
+        # so that the C encoder sorts the files (200,000 at a million articles).
+        compact = (",", ":")
+        data = (json.dumps({"generator": "feeds", "settings": self.settings}, separators=compact)[:-1]
+                + ',"files":' + json.dumps(files, sort_keys=True, separators=compact)
+                + (',"unannounced":' + json.dumps(sorted(self._unannounced), separators=compact)
+                   if self._unannounced else "") + "}").encode("utf-8")
         write_if_changed(self.root / MANIFEST, data)
         self._written = (dict(files), set(self._unannounced))
 
@@ -249,6 +257,16 @@ def _read_record(root: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _read_pending(root: Path) -> list[str]:
+    try:
+        pending = json.loads((root / PENDING).read_text("utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        return [path for path in _files(_read_record(root), "").keys()]  # unreadable: trust nothing listed
+    return [path for path in pending if isinstance(path, str)] if isinstance(pending, list) else []
 
 
 def _unannounced(record: dict) -> set[str]:

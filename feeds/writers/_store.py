@@ -35,15 +35,20 @@ class StoreWriter:
         self.announcing = False  # see ExportWriter
         self._parts = Parts(store)  # every part of the manifest, decoded: the builder compares them
         self._everything: tuple[tuple, dict[str, Entry]] | None = None
+        self._versions: tuple[tuple, dict[str, str | None]] | None = None
 
     def refresh(self, full: bool = True) -> None:
         """Nothing kept between builds: versions() reads the store's manifest each time."""
 
     def versions(self) -> dict[str, str | None]:
+        """path -> version of every document the current version holds (not to be changed)."""
         manifest = self.store.current()
         if manifest is None or manifest.stats.get("settings") != self.settings:
             return {}
-        return {path: entry.version for path, entry in self._all(manifest).items() if entry.etag}
+        key = (manifest.epoch, manifest.version, manifest.built_at)
+        if self._versions is None or self._versions[0] != key:
+            self._versions = (key, {path: entry.version for path, entry in self._all(manifest).items() if entry.etag})
+        return self._versions[1]
 
     def _all(self, manifest: Manifest | None) -> dict[str, Entry]:
         """Every document of a version, archive documents included (not to be changed)."""
@@ -59,9 +64,8 @@ class StoreWriter:
         report = WriteReport()
         current = self.store.current()
         old = self._all(current)
-        same_settings = current is not None and current.stats.get("settings") == self.settings
-        documents = {path: old[path] for path in wanted
-                     if same_settings and path in old and old[path].etag and old[path].version == wanted[path]}
+        held = self.versions()  # of `current`: nothing else commits while this builder holds the lock
+        documents = {path: old[path] for path, version in wanted.items() if held.get(path) == version}
         report.unchanged.extend(documents)
         # A removed document stays as a tombstone: its last date, so that one
         # published again later is dated after anything a client may hold.
@@ -90,7 +94,7 @@ class StoreWriter:
         pending = set(current.stats.get("unannounced", ())) if current else set()
         if self.announcing:
             pending |= {path for path in report.written if announced(path)}
-        pending &= {path for path, entry in documents.items() if entry.etag}
+        pending = {path for path in pending if (entry := documents.get(path)) is not None and entry.etag}
         if pending:
             # Committed with the version they announce: a builder that dies before its
             # pings went out leaves them to the next one.

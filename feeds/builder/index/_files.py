@@ -33,8 +33,9 @@ def unsettled_buckets(db: sqlite3.Connection) -> set[int]:
 def listing_problem_buckets(db: sqlite3.Connection, stamp: int) -> set[int]:
     """Buckets holding a name not read (a loop, a folder read under another name): few, through
     the index of files with problems."""
+    # No DISTINCT: with it SQLite walks every file in bucket order (1.5 s at a million files).
     return {row[0] for row in db.execute(
-        "SELECT DISTINCT bucket FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,))}
+        "SELECT bucket FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,))}
 
 
 def stamps_in(db: sqlite3.Connection, buckets: Iterable[int]) -> dict[str, int]:

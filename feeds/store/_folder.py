@@ -27,7 +27,7 @@ from typing import Iterable
 from ..exceptions import StoreError
 from ..files import atomic_write
 from ._parts import Parts
-from ._types import Entry, Manifest
+from ._types import Manifest
 
 GRACE_SECONDS = 600.0
 MANIFEST = "manifest.json"

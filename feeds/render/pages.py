@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from lxml import etree
 
 from ..collect import Collection
@@ -24,21 +25,31 @@ def _templates() -> Environment:
 
 
 def index_html(collection: Collection, site: Site) -> bytes:
-    def row(feed: Feed) -> dict:
-        return {
-            "title": feed_title(feed, site), "name": feed.name or site.title,
-            "detail": feed.key if feed.kind == "provider" and feed.key != feed.name else "",
-            "count": feed.size,
-            # Formatted here: method calls inside the template cost more, 3,000 rows a page.
-            "newest": (feed.newest.isoformat(), feed.newest.strftime("%Y-%m-%d %H:%M")) if feed.newest else None,
-            "page": f"{feed.path}.{PAGE_FORMAT}",
-            "links": _subscribe_links(feed.path),
-        }
     page = _templates().get_template("index.html").render(
-        site=site, main=row(collection.main), alternates=_alternates(collection.main, site),
-        topics=[row(feed) for feed in collection.topics],
-        providers=[row(feed) for feed in collection.providers])
+        site=site, main=_index_row(collection.main, site), alternates=_alternates(collection.main, site),
+        topics=[_index_row(feed, site) for feed in collection.topics],
+        providers=[_index_row(feed, site) for feed in collection.providers])
     return page.encode("utf-8")
+
+
+def _index_row(feed: Feed, site: Site) -> Markup:
+    return _row_html(feed.kind, feed.key, feed.name, feed.path, feed.size, feed.newest, site)
+
+
+# The index page lists every feed (3,000 at a million articles) and is made
+# again at every change, which alters a few rows: rows are kept by what they show.
+@lru_cache(maxsize=1 << 14)
+def _row_html(kind: str, key: str, name: str, path: str, size: int, newest, site: Site) -> Markup:
+    row = {
+        "name": name or site.title,
+        "detail": key if kind == "provider" and key != name else "",
+        "count": size,
+        # Formatted here: method calls inside the template cost more.
+        "newest": (newest.isoformat(), newest.strftime("%Y-%m-%d %H:%M")) if newest else None,
+        "page": f"{path}.{PAGE_FORMAT}",
+        "links": _subscribe_links(path),
+    }
+    return Markup(_templates().get_template("index_row.html").render(row=row))
 
 
 def feed_page(feed: Feed, site: Site) -> bytes:

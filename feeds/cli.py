@@ -223,6 +223,7 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
             _watch(builder, config, quiet=args.quiet, stop=stop, first=first)
         else:
             first()
+            builder.tidy(force=True)
         builder.flush_pings()
     finally:
         stop.set()

@@ -21,6 +21,7 @@ from ..exceptions import FeedsError
 from ..render import settings_version
 from .index import Index
 from .publish import PublishReport, publish
+from .wanted import Wanted
 from .scan import ALL, ScanReport, full_scan, targeted_scan
 
 log = logging.getLogger("feeds")
@@ -73,6 +74,7 @@ class Builder:
         self.index = Index(index_path(config) if index == "default" else index, index_identity(config))
         self._due: int | None | bool = False  # False: not looked up since the last build
         self.needs_full_scan = False  # after a build that failed: events may have been lost
+        self._wanted = Wanted()  # every document the site has, kept between builds
 
     def build(self, paths: Iterable[str] | None = None, progress=None) -> BuildReport:
         """Bring the writer up to date: a full scan, or only `paths` (from
@@ -98,8 +100,9 @@ class Builder:
             affected = ALL
         elif affected is not ALL:
             affected |= self.index.became_due(int(last), now)
-        problems = self.index.counts()[1]
-        report = publish(self.index, self.site, self.writer, affected, now, {"problems": problems}, self.jobs)
+        problems = self.index.problem_count()  # not counts(): the count of every file costs more at every change
+        report = publish(self.index, self.site, self.writer, affected, now, {"problems": problems}, self.jobs,
+                         self._wanted)
         self.index.set_meta("published_at", str(now))
         self.index.forget_touched()  # what this build changed is published: the next counts afresh
         self._due = False
@@ -109,6 +112,13 @@ class Builder:
                                                             - {path for path, _ in self._pinged.values()})))
             self._settle_pings()
         return BuildReport(scan, report, time.monotonic() - started, problems)
+
+    def tidy(self, force: bool = False) -> None:
+        """Housekeeping that must not hold up a change: the writer's
+        superseded bodies. Called when nothing is waiting to be built."""
+        tidy = getattr(self.writer, "tidy", None)
+        if tidy is not None:
+            tidy(force)
 
     def _look_ahead(self) -> None:
         """While scanning processes stamp a large folder: what the rest of a

@@ -17,11 +17,12 @@ from typing import Iterable, Iterator
 from ..collect import Collection, MAIN_FEED_PATH
 from ..encodings import compress
 from ..records import Feed, Site
-from ..render import FEED_DOCUMENTS, document_path, feed_updated, is_archive, feed_version, pages_version, render_formats
+from ..render import document_path, feed_updated, is_archive, feed_version, pages_version, render_formats
 from ..render.pages import index_html, opml
 from ..writers import Rendered, WriteReport
-from .archiving import ARCHIVE_FOLDER, archive_feed, linked, split_archive_path, with_archive
+from .archiving import archive_feed, changes, linked, split_archive_path, with_archive
 from .index import Index
+from .wanted import Wanted
 
 PAGES = (("index.html", "html"), ("feeds.opml", "opml"))  # the site's own documents; the rest are feeds'
 _PAGE_NAMES = frozenset(name for name, _ in PAGES)
@@ -37,16 +38,18 @@ class PublishReport:
 
 
 def publish(index: Index, site: Site, writer, affected: set[str] | None, now: int, stats: dict,
-            jobs: int = 1) -> PublishReport:
+            jobs: int = 1, wanted: Wanted | None = None) -> PublishReport:
     """Bring the feeds `affected` (None: all) up to date in the index at
-    `now`, then give the writer every document it lacks."""
+    `now`, then give the writer every document it lacks. `wanted`: the
+    site's documents as the last build left them (kept by the builder)."""
     report = PublishReport()
     previous = index.published_feeds()
     paths = set(index.feed_paths()) | previous.keys() if affected is None else set(affected)
     paths.add(MAIN_FEED_PATH)  # its row carries the count and date the pages show
     fresh: dict[str, Feed] = {}
     rows, gone = [], []
-    archives: dict[str, list[tuple]] = {}  # feed -> its archive documents' rows, when they may have changed
+    archives: dict[str, list[tuple]] = {}  # feed -> its archive documents' rows, all cut again
+    archive_changes: dict[str, tuple[list[tuple], list[str]]] = {}  # feed -> (rows new or changed, keys gone)
     for path in sorted(paths):
         feed = index.feed(path, now, site.items_per_feed)
         if feed is None:
@@ -59,7 +62,12 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
             # Only the runs around the changed items are cut again, unless those are not known
             # or the feed's name (in every one of its documents) changed.
             same_name = affected is not None and path in previous and previous[path][3] == feed.name
-            feed, archives[path] = with_archive(index, site, feed, now, index.touched(path) if same_name else None)
+            feed, rows_now, rows_before = with_archive(index, site, feed, now,
+                                                       index.touched(path) if same_name else None)
+            if rows_before is None:
+                archives[path] = rows_now
+            else:
+                archive_changes[path] = changes(rows_before, rows_now)
         fresh[path] = feed
         row = _row(feed, site)
         if previous.get(path) != row:
@@ -70,28 +78,36 @@ def publish(index: Index, site: Site, writer, affected: set[str] | None, now: in
         previous = index.published_feeds()
     if archives:
         index.save_archives(archives)
+    if archive_changes:
+        index.change_archives(archive_changes)
     collection = _collection(previous, fresh[MAIN_FEED_PATH])
     report.published, report.feeds = collection.main.size, len(previous)
     if writer is None:  # the index only (`feeds check`, `feeds list`)
         return report
     pages = pages_version(collection, site)
-    wanted = {name: pages for name, _ in PAGES}
-    for path, row in previous.items():
-        for fmt in FEED_DOCUMENTS:  # the feed's formats and its page: all change together
-            wanted[f"{path}.{fmt}"] = f"{fmt}:{row[7]}"
-    for path, key, version in index.archive_documents():
-        for fmt in FEED_DOCUMENTS:
-            wanted[f"{path}{ARCHIVE_FOLDER}{key}.{fmt}"] = f"{fmt}:{version}"
+    if wanted is None:
+        wanted = Wanted()
+    if affected is None or not wanted.ready:
+        wanted.rebuild((name for name, _ in PAGES), pages, previous, index.archive_documents())
+    else:
+        wanted.set_pages((name for name, _ in PAGES), pages)
+        for path in sorted(paths):
+            wanted.update_feed(path, previous.get(path), archives.get(path), archive_changes.get(path))
     held = writer.versions()
-    stale = [name for name, version in wanted.items() if held.get(name) != version]
+    stale = wanted.stale(held)
     stale_feeds: dict[str, list[str]] = {}
     for name in stale:
         if name not in _PAGE_NAMES:
             path, _, fmt = name.rpartition(".")
             stale_feeds.setdefault(path, []).append(fmt)
     rendered = _render(index, site, now, fresh, stale_feeds, collection, stale, pages, jobs)
-    report.write = writer.publish(wanted, stale, rendered, stats={
-        **stats, "articles": collection.main.size, "feeds": len(previous)})
+    try:
+        report.write = writer.publish(wanted.documents, stale, rendered, stats={
+            **stats, "articles": collection.main.size, "feeds": len(previous)})
+    except BaseException:
+        wanted.forget_writer()
+        raise
+    wanted.published(writer.versions())
     return report
 
 

@@ -62,6 +62,16 @@ def _watch_events(builder, watcher, stop: threading.Event, report, rescan_interv
             next_scan = time.monotonic() + max(rescan_interval, 20 * (time.monotonic() - started))
         elif _due(builder):
             _build(builder, report, [])
+        elif changes == "timeout":
+            _tidy(builder)
+
+
+def _tidy(builder) -> None:
+    from ..exceptions import FeedsError
+    try:
+        builder.tidy()
+    except FeedsError as error:
+        log.warning("could not remove superseded documents: %s", error)
 
 
 def _watch_polling(builder, stop: threading.Event, interval: float, report) -> None:
@@ -74,6 +84,8 @@ def _watch_polling(builder, stop: threading.Event, interval: float, report) -> N
             next_scan = time.monotonic() + max(interval, 5 * (time.monotonic() - started))
         elif _due(builder):
             _build(builder, report, [])
+        else:
+            _tidy(builder)
 
 
 def _due(builder) -> bool:

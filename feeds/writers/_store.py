@@ -31,7 +31,8 @@ class StoreWriter:
         # other settings are all made again, as ExportWriter does.
         self.settings = f"{settings}+{encodings.settings()}"
         self.clock = clock
-        self._collected_at = 0.0
+        self._collected_at = time.monotonic()  # the first collection comes when the builder is idle, or at exit
+        self._untidy = False  # committed since the last collection
         self.announcing = False  # see ExportWriter
         self._parts = Parts(store)  # every part of the manifest, decoded: the builder compares them
         self._everything: tuple[tuple, dict[str, Entry]] | None = None
@@ -65,11 +66,15 @@ class StoreWriter:
         current = self.store.current()
         old = self._all(current)
         held = self.versions()  # of `current`: nothing else commits while this builder holds the lock
-        documents = {path: old[path] for path, version in wanted.items() if held.get(path) == version}
-        report.unchanged.extend(documents)
-        # A removed document stays as a tombstone: its last date, so that one
-        # published again later is dated after anything a client may hold.
-        documents.update((path, entry) for path, entry in old.items() if not entry.etag and path not in wanted)
+        # `stale` is every wanted document whose version is not held, so the
+        # rest of `old` is kept as it is: held and wanted, or not wanted (gone,
+        # made a tombstone below, or a tombstone already: its last date, so that
+        # one published again later is dated after anything a client may hold).
+        stale = set(stale)
+        documents = dict(old)
+        for path in stale:
+            documents.pop(path, None)
+        report.unchanged.extend(path for path in wanted if path not in stale)
         changed: dict[str, Entry | None] = {}
         now = int(self.clock())
         for doc in rendered:
@@ -112,13 +117,37 @@ class StoreWriter:
             self.store.commit(manifest, {**{path: entry for path, entry in changed.items() if path in listed},
                                          **listing_changes}, retired)
             report.store_version = version
-            self._everything = ((manifest.epoch, manifest.version, manifest.built_at), documents)
+            key = (manifest.epoch, manifest.version, manifest.built_at)
+            self._everything = (key, documents)
+            if self._versions is not None and self._versions[1] is held:
+                # Kept up to date rather than made again from 200,000 entries: the
+                # builder knows that versions it has seen before are unchanged.
+                for path, entry in changed.items():
+                    if entry is not None and entry.etag:
+                        held[path] = entry.version
+                    else:
+                        held.pop(path, None)
+                for path in dropped:
+                    held.pop(path, None)
+                self._versions = (key, held)
             self._parts.forget_others(manifest)
-            if time.monotonic() - self._collected_at > self.GARBAGE_EVERY:
-                self._collected_at = time.monotonic()
-                keep = {etag for entry in (*documents.values(), *listed.values()) for etag in entry.etags()}
-                self.store.collect_garbage(manifest, keep)
+            self._untidy = True
         return report
+
+    def tidy(self, force: bool = False) -> None:
+        """Remove the bodies no version names any more, at most every
+        GARBAGE_EVERY seconds (`force`: now). The builder calls this when no
+        change is waiting: at a million articles it takes about a second, which
+        a change arriving after a commit would otherwise wait for."""
+        if not self._untidy or (not force and time.monotonic() - self._collected_at < self.GARBAGE_EVERY):
+            return
+        manifest = self.store.current()
+        if manifest is None:
+            return
+        self._collected_at, self._untidy = time.monotonic(), False
+        documents = self._all(manifest)
+        keep = {etag for entry in (*documents.values(), *manifest.documents.values()) for etag in entry.etags()}
+        self.store.collect_garbage(manifest, keep)
 
     def _listings(self, current: Manifest | None, documents: dict[str, Entry], changed: dict[str, Entry | None],
                   dropped: set[str]) -> tuple[dict[str, Entry], dict[str, Entry | None]]:

@@ -117,6 +117,9 @@ class Index:
     def problems(self) -> list[Problem]:
         return _files.problems(self.db)
 
+    def problem_count(self) -> int:
+        return _files.problem_count(self.db)
+
     def counts(self) -> tuple[int, int]:
         """(articles, files with problems); kept until the index changes (a
         count of a million rows takes a tenth of a second)."""
@@ -312,6 +315,11 @@ class Index:
         """Each feed named: its archive documents are now these rows (_archives.FIELDS)."""
         with transaction(self.db):
             _archives.replace(self.db, feeds)
+
+    def change_archives(self, feeds: dict[str, tuple[list[tuple], list[str]]]) -> None:
+        """Each feed named: (its archive rows new or changed, the keys of those gone)."""
+        with transaction(self.db):
+            _archives.change(self.db, feeds)
 
     def get_meta(self, key: str) -> str | None:
         return _meta.get(self.db, key)

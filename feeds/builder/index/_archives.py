@@ -61,3 +61,10 @@ def replace(db: sqlite3.Connection, feeds: dict[str, Iterable[tuple]]) -> None:
     for feed, rows in feeds.items():
         db.execute("DELETE FROM archives WHERE feed = ?", (feed,))
         db.executemany(f"INSERT INTO archives ({FIELDS}) VALUES ({', '.join('?' * 10)})", rows)
+
+
+def change(db: sqlite3.Connection, feeds: dict[str, tuple[Iterable[tuple], Iterable[str]]]) -> None:
+    """Each feed's archive rows: (these new or changed, the keys of these gone)."""
+    for feed, (rows, gone) in feeds.items():
+        db.executemany("DELETE FROM archives WHERE feed = ? AND key = ?", [(feed, key) for key in gone])
+        db.executemany(f"INSERT OR REPLACE INTO archives ({FIELDS}) VALUES ({', '.join('?' * 10)})", rows)

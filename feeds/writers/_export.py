@@ -95,8 +95,6 @@ class ExportWriter:
         except BaseException:
             self._held, self._trusted = None, False  # the next build looks again
             raise
-        # What this run left is exactly its manifest.
-        self._held = {path: known[0] for path, known in self._previous.items() if known[0] is not None}
         self._trusted = True
         return report
 
@@ -104,9 +102,14 @@ class ExportWriter:
                  stats: dict | None = None) -> WriteReport:
         report = WriteReport()
         held = self.versions()
-        manifest = {path: self._previous[path] for path in wanted if held.get(path) == wanted[path]}
+        # `stale` is every wanted file whose version is not held; the rest of
+        # what the manifest lists stays, unless it is no longer wanted.
+        stale = list(stale)
+        gone = sorted(self._previous.keys() - wanted.keys())
+        manifest = dict(self._previous)
+        for path in (*stale, *gone):
+            manifest.pop(path, None)
         report.unchanged.extend(manifest)
-        stale = [path for path in stale if path not in manifest]
         if stale:
             # Until this run completes, no file it may replace can be trusted and
             # every file it may create must be known: a killed run leaves exactly
@@ -122,7 +125,7 @@ class ExportWriter:
             written = write(target, doc.body)
             manifest[doc.path] = [doc.version, len(doc.body)]
             (report.written if written else report.unchanged).append(doc.path)
-        for path in sorted(self._previous.keys() - wanted.keys()):
+        for path in gone:
             target = safe_target(self.root, path, must_exist=False)
             if target is not None:
                 for encoding in encodings.ENCODINGS:
@@ -137,6 +140,18 @@ class ExportWriter:
             _remove(self.root / PENDING)
         self._previous = manifest
         self._compare_unlisted = False
+        # What this run left is exactly its manifest: the versions looked at
+        # before, brought up to date in place (the builder compares only what
+        # changed while they are the same ones).
+        for path in gone:
+            held.pop(path, None)
+        for path in stale:
+            known = manifest.get(path)
+            if known is not None and known[0] is not None:
+                held[path] = known[0]
+            else:
+                held.pop(path, None)
+        self._held = held
         return report
 
     def unannounced(self) -> set[str]:

@@ -5,11 +5,15 @@ import html
 import re
 from typing import Sequence
 
+from collections import OrderedDict
+
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
-from ..records import Feed, Image, Site
+from ..records import Article, Feed, Image, Site
 from ._shared import (feed_description, feed_image, feed_title, feed_updated, feed_url, is_archive, items, newer_path,
                older_path, page_url, provider_home, self_url, summary_text, topic_scheme)
 
@@ -149,20 +153,37 @@ def archive_links(feed: Feed, fmt: str, site: Site) -> list[tuple[str, str]]:
 def syndication(feed: Feed, formats: Sequence[str], site: Site) -> dict[str, bytes]:
     """The Atom and/or RSS documents of a feed.
 
-    Both come from one FeedGenerator when every item reads the same in both,
-    which is when no summary needs escaping as RSS's HTML: building the
-    generator is a third of the work of rendering.
+    Both heads come from one FeedGenerator when every item reads the same in
+    both, which is when no summary needs escaping as RSS's HTML: building the
+    generator is a third of the work of its head. The items are each
+    article's own entry, made once (see _entry) and placed after the head,
+    where feedgen puts them: an article is in four feeds on average, and in
+    the same bytes in each.
     """
-    if sorted(formats) == ["atom", "rss"] and not any(_ESCAPED.search(summary_text(a)) for a in items(feed, site)):
+    shown = items(feed, site)
+    if sorted(formats) == ["atom", "rss"] and not any(_ESCAPED.search(summary_text(a)) for a in shown):
         generator = _generator(feed, ("atom", "rss"), site)
-        atom_bytes = generator.atom_str(pretty=True)
+        atom_head = generator.atom_str(pretty=True)
         _links(generator, feed, "rss", site)
-        return {"atom": atom_bytes, "rss": generator.rss_str(pretty=True)}
-    return {fmt: _serialize(_generator(feed, (fmt,), site), fmt) for fmt in formats}
+        heads = {"atom": atom_head, "rss": generator.rss_str(pretty=True)}
+    else:
+        heads = {fmt: _serialize(_generator(feed, (fmt,), site), fmt) for fmt in formats}
+    return {fmt: _with_items(heads[fmt], fmt, shown, site) for fmt in formats}
 
 
 def _serialize(generator: FeedGenerator, fmt: str) -> bytes:
     return generator.atom_str(pretty=True) if fmt == "atom" else generator.rss_str(pretty=True)
+
+
+_TAILS = {"atom": b"</feed>\n", "rss": b"  </channel>\n</rss>\n"}  # what follows the items, pretty-printed
+
+
+def _with_items(head: bytes, fmt: str, shown: Sequence[Article], site: Site) -> bytes:
+    tail = _TAILS[fmt]
+    if not shown:
+        return head
+    assert head.endswith(tail), f"unexpected end of a {fmt} document"
+    return b"".join((head[: -len(tail)], *(_entry(article, fmt, site) for article in shown), tail))
 
 
 def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
@@ -177,6 +198,7 @@ def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
 
 
 def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
+    """The head of the feed's documents: everything but the items."""
     atom, rss = "atom" in formats, "rss" in formats
     fg = FeedGenerator()
     fg.register_extension("media", MediaExtension, MediaEntryExtension)
@@ -204,27 +226,67 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
         fg.logo(image)  # Atom <logo>, RSS <image> (titled and linked as the channel)
     if atom:
         fg.author(name=site.title, uri=site.base_url)
-    scheme = topic_scheme(site)
-    for article in items(feed, site):
-        entry = fg.add_entry(order="append")
-        entry.id(article.id)
-        entry.guid(article.id, permalink=False)
-        entry.title(article.title)
-        entry.link(href=article.link, rel="alternate", type="text/html")
-        entry.published(article.published)
-        entry.updated(article.updated)
-        text = summary_text(article)
-        if atom:
-            entry.author(name=article.provider_name, uri=provider_home(article))
-            entry.summary(text, type="text")  # also RSS's <description> when it is still unset
-        if rss:
-            entry.dc.creator(article.provider_name)
-            if not atom:
-                # RSS descriptions are HTML: escape so readers show the plain text as written.
-                entry.description(html.escape(text, quote=False))
-        if article.content:  # Atom <content type="html">, RSS <content:encoded>
-            entry.content(article.content, type="html")
-        if article.topics:  # one call: feedgen re-checks the whole list on every call
-            entry.category([{"term": t.slug, "label": t.name, "scheme": scheme} for t in article.topics])
-        entry.media.image(article.image)
     return fg
+
+
+# --- items -------------------------------------------------------------------
+
+ENTRIES_KEPT = 8192  # entries of recent articles, per process: the feeds that show them come close together
+_entries: OrderedDict[tuple, bytes] = OrderedDict()
+# The namespaces feedgen declares on each document's root element, as its items use them.
+_ROOTS = {"atom": ("feed", {"media": MEDIA_NS, None: ATOM_NS}),
+          "rss": ("rss", {"media": MEDIA_NS, "dc": DC_NS, "atom": ATOM_NS,
+                          "content": "http://purl.org/rss/1.0/modules/content/"})}
+
+
+def _entry(article: Article, fmt: str, site: Site) -> bytes:
+    """The article's <entry> (Atom) or <item> (RSS), as feedgen writes it in
+    any document: the same bytes whatever the feed, so made once and kept."""
+    scheme = topic_scheme(site)
+    key = (fmt, article.digest, article.id, scheme)
+    cached = _entries.get(key) if article.digest else None
+    if cached is not None:
+        _entries.move_to_end(key)
+        return cached
+    entry = FeedEntry()
+    entry.register_extension("media", MediaEntryExtension, True, True)
+    if fmt == "rss":
+        entry.register_extension("dc", CreatorEntryExtension, False, True)
+    _fill(entry, article, fmt, scheme)
+    tag, nsmap = _ROOTS[fmt]
+    root = etree.Element(tag, nsmap=nsmap)
+    (root if fmt == "atom" else etree.SubElement(root, "channel")).append(
+        entry.atom_entry() if fmt == "atom" else entry.rss_entry())
+    text = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+    # The item's lines, indented as in a document: after the root's (and channel's) opening line.
+    start = text.index(b"\n") + 1
+    if fmt == "rss":
+        start = text.index(b"\n", start) + 1
+    body = text[start: -len(_TAILS[fmt])]
+    if article.digest:
+        _entries[key] = body
+        if len(_entries) > ENTRIES_KEPT:
+            _entries.popitem(last=False)
+    return body
+
+
+def _fill(entry: FeedEntry, article: Article, fmt: str, scheme: str) -> None:
+    entry.id(article.id)
+    entry.guid(article.id, permalink=False)
+    entry.title(article.title)
+    entry.link(href=article.link, rel="alternate", type="text/html")
+    entry.published(article.published)
+    entry.updated(article.updated)
+    text = summary_text(article)
+    if fmt == "atom":
+        entry.author(name=article.provider_name, uri=provider_home(article))
+        entry.summary(text, type="text")
+    else:
+        entry.dc.creator(article.provider_name)
+        # RSS descriptions are HTML: escape so readers show the plain text as written.
+        entry.description(html.escape(text, quote=False))
+    if article.content:  # Atom <content type="html">, RSS <content:encoded>
+        entry.content(article.content, type="html")
+    if article.topics:  # one call: feedgen re-checks the whole list on every call
+        entry.category([{"term": t.slug, "label": t.name, "scheme": scheme} for t in article.topics])
+    entry.media.image(article.image)

@@ -10,7 +10,7 @@ many documents, and only this process writes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
@@ -136,18 +136,31 @@ def _render(index: Index, site: Site, now: int, fresh: dict[str, Feed], stale_fe
         if name in stale:
             body = index_html(collection, site) if fmt == "html" else opml(collection, site)
             yield Rendered(name, fmt, pages, body, newest_of_pages, compress(body))
-    jobs_list = [(path, formats) for path, formats in sorted(stale_feeds.items())]
+    jobs_list = sorted(stale_feeds.items())
+    if len(jobs_list) >= PARALLEL_MIN_FEEDS:
+        # Newest documents first, whatever their feed: the feeds that show an
+        # article then come close together, while its entry is still kept (render.syndication).
+        newest = index.archive_dates()
+        newest.update((path, int(feed.newest.timestamp())) for path, feed in fresh.items() if feed.newest)
+        jobs_list.sort(key=lambda job: -newest.get(job[0], 0))
+    bases: dict[str, Feed | None] = {}  # each feed as its archive documents need it: name and size, no items
+
+    def base(path: str, feed: Feed | None = None) -> Feed | None:
+        if path not in bases:
+            if feed is None:
+                feed = fresh.get(path) or index.feed(path, now, site.items_per_feed)
+            bases[path] = feed if feed is None else replace(feed, articles=(), total=feed.size, latest=feed.newest)
+        return bases[path]
 
     def feeds() -> Iterator[tuple[Feed, list[str]]]:
-        base: Feed | None = None  # the feed of the archive documents that follow it (sorted: they do)
         for path, formats in jobs_list:
             in_archive = split_archive_path(path)
             if in_archive is None:
-                feed = base = fresh.get(path) or linked(index, site, index.feed(path, now, site.items_per_feed))
+                feed = fresh.get(path) or linked(index, site, index.feed(path, now, site.items_per_feed))
+                base(path, feed)
             else:
-                if base is None or base.path != in_archive[0]:
-                    base = fresh.get(in_archive[0]) or index.feed(in_archive[0], now, site.items_per_feed)
-                feed = archive_feed(index, base, in_archive[1], now) if base is not None else None
+                feed_of = base(in_archive[0])
+                feed = archive_feed(index, feed_of, in_archive[1], now) if feed_of is not None else None
             if feed is not None:
                 yield feed, formats
 

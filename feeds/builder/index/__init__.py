@@ -302,6 +302,10 @@ class Index:
         """(feed, key, version) of every archive document as last published."""
         return _archives.everything(self.db)
 
+    def archive_dates(self) -> dict[str, int]:
+        """Archive document path (without extension) -> the date of its newest item."""
+        return _archives.dates(self.db)
+
     def archives_of(self, path: str) -> list[tuple]:
         return _archives.of_feed(self.db, path)
 

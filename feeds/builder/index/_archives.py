@@ -46,6 +46,12 @@ def everything(db: sqlite3.Connection) -> list[tuple]:
     return db.execute("SELECT feed, key, version FROM archives").fetchall()
 
 
+def dates(db: sqlite3.Connection) -> dict[str, int]:
+    """The path (without extension) of every archive document -> the date of its newest item."""
+    return {f"{feed}/archive/{key}": newest for feed, key, newest in
+            db.execute("SELECT feed, key, newest_published FROM archives")}
+
+
 def get(db: sqlite3.Connection, feed: str, key: str) -> tuple | None:
     return db.execute(f"SELECT {FIELDS} FROM archives WHERE feed = ? AND key = ?", (feed, key)).fetchone()
 

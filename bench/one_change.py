@@ -2,7 +2,7 @@
 """One change, in one process: how long the builder takes from a file
 event to a committed store version, and where that time goes.
 
-usage: bench/one_change.py CORPUS CACHE_DIR [--tries 5] [--profile FILE]
+usage: bench/one_change.py CORPUS CACHE_DIR [--tries 5] [--profile FILE] [--export DIR]
 
 CACHE_DIR holds an index and a store already filled for CORPUS (run
 `feeds build --content CORPUS --cache-dir CACHE_DIR` once first). The
@@ -10,7 +10,9 @@ builder starts warm (a full scan that finds nothing new), then, `--tries`
 times in turn, a new article is written and `Builder.build([its path])`
 timed, then the article is removed and that build timed. This is the
 builder's share of the live figures of bench/scale.py, without the event
-delay, the servers and the other processes on the machine. With --profile,
+delay, the servers and the other processes on the machine. With --export,
+the writer is that export folder (`feeds export --watch`), which should
+have been exported from the same cache first. With --profile,
 the new-article builds but the first are profiled and the top of the profile printed.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from feeds.builder import Builder  # noqa: E402
 from feeds.config import load_config  # noqa: E402
 from feeds.render import settings_version  # noqa: E402
 from feeds.store import open_store  # noqa: E402
-from feeds.writers import StoreWriter  # noqa: E402
+from feeds.writers import ExportWriter, StoreWriter  # noqa: E402
 
 
 def main() -> None:
@@ -41,11 +43,15 @@ def main() -> None:
     parser.add_argument("cache_dir", type=Path)
     parser.add_argument("--tries", type=int, default=5)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--export", type=Path, help="an export folder instead of the document store")
     args = parser.parse_args()
     args.corpus = args.corpus.resolve()
     config = load_config(overrides={"content": str(args.corpus), "cache_dir": str(args.cache_dir)})
-    store = open_store(config)
-    builder = Builder(config, StoreWriter(store, settings_version(config.site)), jobs=1)
+    if args.export:
+        writer = ExportWriter(args.export, settings_version(config.site))
+    else:
+        writer = StoreWriter(open_store(config), settings_version(config.site))
+    builder = Builder(config, writer, jobs=1)
     started = time.monotonic()
     first = builder.build()
     print(f"warm start: {time.monotonic() - started:.2f} s ({first.line()})", flush=True)

@@ -56,7 +56,8 @@ BASE_B = "https://feeds-b.test/"
 MANIFEST = ".feeds-manifest.json"
 PENDING = ".feeds-pending.json"
 # What a temporary file of the export may be called: hidden, named after a document
-# of the same folder, a random part, .tmp (tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")).
+# of the same folder (or the pending list, when the kill came while it was being
+# written), a random part, .tmp (tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")).
 TEMP = re.compile(r"^\.(?P<name>[^/]+)\.[A-Za-z0-9_]{6,}\.tmp$")
 FEED_SUFFIXES = ("atom", "rss", "json")
 
@@ -130,7 +131,7 @@ def compare(root: Path, old: dict[str, bytes], new: dict[str, bytes]) -> Compari
         elif relpath in new and data == new[relpath]:
             result.new.append(relpath)
         elif (temp := TEMP.match(relpath.rpartition("/")[2])) and \
-                f"{relpath.rpartition('/')[0]}/{temp['name']}".lstrip("/") in documents:
+                f"{relpath.rpartition('/')[0]}/{temp['name']}".lstrip("/") in documents | {PENDING}:
             result.leftovers.append(relpath)
             continue
         elif relpath == PENDING and pending_list(data, old, new):
@@ -390,7 +391,7 @@ def test_re_exporting_the_previous_site_after_a_killed_export_restores_it(small,
 def test_leftover_temporary_files_are_removed_by_the_next_run_and_nothing_else(small):
     out = small.published()
     planted = []
-    for folder, name in [("", "feed.atom"), ("", "index.html"), ("", MANIFEST), ("topics", "ai.json"),
+    for folder, name in [("", "feed.atom"), ("", "index.html"), ("", MANIFEST), ("", PENDING), ("topics", "ai.json"),
                          ("topics", "a-topic-that-no-longer-exists.rss"), ("providers", "p1.example.atom")]:
         fd, path = tempfile.mkstemp(dir=out / folder, prefix=f".{name}.", suffix=".tmp")
         os.write(fd, b"<?xml version='1.0'?><feed>half a fe")

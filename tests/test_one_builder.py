@@ -19,6 +19,7 @@ from feeds.config import load_config
 from feeds.render import settings_version
 from feeds.store import FolderStore, Parts
 from feeds.writers import ExportWriter, StoreWriter
+from feeds.writers._export import MANIFEST
 from test_archives import START, article, settle, site, snapshot  # noqa: F401 - site is a fixture
 
 STEPS = 24
@@ -90,5 +91,8 @@ def test_a_builder_kept_running_gives_a_cold_exports_bytes_after_every_change(si
             held = holds()
             differ = sorted(name for name in expected.keys() | held.keys() if expected.get(name) != held.get(name))
             assert not differ, f"step {step} ({action}): the {kind} differs from a cold export in {differ[:5]}"
+            if kind == "export":  # its list of what it wrote too, kept up to date in place
+                assert (tmp_path / "out" / MANIFEST).read_bytes() == (tmp_path / f"cold-{step}" / MANIFEST).read_bytes(), \
+                    f"step {step} ({action}): the manifest differs from a cold export's"
     finally:
         builder.close()

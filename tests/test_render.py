@@ -17,7 +17,7 @@ from feeds.builder.collection import collect
 from feeds.read import read_articles
 from feeds.records import Site, Topic
 from feeds.render import FEED_FORMATS, render_feed, render_formats
-from feeds.render.pages import index_html, opml
+from feeds.render.pages import _opml_tree, index_html, opml
 
 UTC = timezone.utc
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -281,6 +281,26 @@ def test_the_opml_list_has_an_outline_for_every_feed(three_articles, site):
     urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
     assert sorted(urls) == sorted(site.url(f"{feed.path}.atom") for feed in collection.all_feeds())
     assert all(o.get("text") for o in root.iter("outline"))
+
+
+def test_the_opml_list_follows_its_feeds_as_they_come_go_and_change(three_articles, site):
+    """The list's outlines are kept between changes: each version must be
+    what a first rendering of the same collection gives."""
+    articles, _ = read_articles(three_articles)
+    articles = sorted(articles, key=lambda article: article.published, reverse=True)
+    first = articles[0]  # the newest: the main feed's date, its provider's name
+    versions = [articles, articles[1:],
+                [replace(first, topics=(*first.topics, Topic("brand-new", "Brand new"))), *articles[1:]],
+                [replace(article, provider_name="Renamed") for article in articles], articles]
+    seen = []
+    for version in versions:
+        collection = collect(version, NOW)
+        kept = opml(collection, site)
+        _opml_tree.cache_clear()
+        assert kept == opml(collection, site)
+        seen.append(kept)
+    assert len(set(seen)) == 4 and seen[0] == seen[-1]
+    assert b"Brand new" in seen[2] and b"Renamed" in seen[3]
 
 
 def test_the_index_page_and_opml_list_do_not_change_with_the_clock(three_articles, site):

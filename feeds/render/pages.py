@@ -107,22 +107,35 @@ def _subscribe_links(stem: str) -> list[tuple[str, str, str]]:
 
 
 def opml(collection: Collection, site: Site) -> bytes:
-    root = etree.Element("opml", version="2.0")
-    head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = f"{site.title} — all feeds"
-    etree.SubElement(head, "dateModified").text = _rfc822(feed_updated(collection.main, site))
-    etree.SubElement(head, "docs").text = OPML_DOCS
-    body = etree.SubElement(root, "body")
-    _outline(body, collection.main, site)
-    for label, feeds in (("Topics", collection.topics), ("Providers", collection.providers)):
-        if feeds:
-            group = etree.SubElement(body, "outline", text=label, title=label)
-            for feed in feeds:
-                _outline(group, feed, site)
+    def shown(feeds) -> tuple:
+        return tuple((feed.kind, feed.key, feed.name, feed.path) for feed in feeds)
+    root, date = _opml_tree(shown([collection.main]), shown(collection.topics), shown(collection.providers), site)
+    date.text = _rfc822(feed_updated(collection.main, site))
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
 
 
-def _outline(parent, feed: Feed, site: Site) -> None:
+# The list changes only when a feed comes, goes or is renamed, but is made
+# again at every change: its outlines are kept, and only its date is set.
+@lru_cache(maxsize=2)
+def _opml_tree(main: tuple, topics: tuple, providers: tuple, site: Site):
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = f"{site.title} — all feeds"
+    date = etree.SubElement(head, "dateModified")
+    etree.SubElement(head, "docs").text = OPML_DOCS
+    body = etree.SubElement(root, "body")
+    for shown in main:
+        _outline(body, *shown, site)
+    for label, feeds in (("Topics", topics), ("Providers", providers)):
+        if feeds:
+            group = etree.SubElement(body, "outline", text=label, title=label)
+            for shown in feeds:
+                _outline(group, *shown, site)
+    return root, date
+
+
+def _outline(parent, kind: str, key: str, name: str, path: str, site: Site) -> None:
+    feed = Feed(kind=kind, key=key, name=name, path=path)
     title = feed_title(feed, site)
     etree.SubElement(parent, "outline", type="rss", text=title, title=title,
                      xmlUrl=feed_url(feed, OPML_FORMAT, site), htmlUrl=page_url(feed, site))

@@ -4,6 +4,7 @@ side with the floor of any scan without file events, in one run.
 
 usage: bench/scale.py CORPUS [--runs 3] [--hugo-site SITE] [--tries 10] [--skip-cold]
        [--serve-only] [--no-watch] [--first-timeout S]
+       bench/scale.py CORPUS --watch-only OUT --cache-dir C [--tries 10]
 
 CORPUS is a folder from ../shared/tools/gen_corpus.py. Each round measures,
 in this order:
@@ -19,6 +20,9 @@ started by a worker) on the store built above: start to first 200, memory
 (PSS) of the master, the workers and the builder; then `--tries` times a new,
 an edited and a removed article, timed from the file write until the server
 sends the updated document; then the same for `feeds export OUT --watch`.
+With --watch-only, only that last part, on an export folder and a cache
+made before (`feeds export OUT --cache-dir C --base-url https://bench.example/`;
+at 1M that export alone takes about 12 minutes).
 Wall time and peak RSS come from GNU time. Prints each run, then medians and
 ratios.
 """
@@ -227,8 +231,22 @@ def main() -> None:
     parser.add_argument("--no-watch", action="store_true")
     parser.add_argument("--first-timeout", type=float, default=300.0,
                         help="seconds the server's builder may take to fill an empty store")
+    parser.add_argument("--watch-only", type=Path, metavar="OUT", help="only `feeds export OUT --watch`")
+    parser.add_argument("--cache-dir", type=Path, help="with --watch-only: the cache OUT was exported with")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
+    if args.watch_only:
+        if not args.cache_dir:
+            parser.error("--watch-only needs --cache-dir")
+        try:
+            watched = watch(corpus, args.watch_only.resolve(), args.cache_dir.resolve(), args.tries)
+        finally:
+            for leftover in corpus.glob("zz-bench-*.md"):
+                leftover.unlink()
+        for kind, values in watched["watch s"].items():
+            print(f"watch {kind:6}: max {max(values):.3f} s, median {statistics.median(values):.3f} s "
+                  f"over {len(values)} tries: " + " ".join(f"{value:.3f}" for value in values))
+        return
     work = Path(tempfile.mkdtemp(prefix="feeds-scale-"))
     out, cache = work / "public", work / "cache"
     feeds = str(VENV / "feeds")

@@ -696,3 +696,32 @@ def test_the_previous_export_comes_back_whole_after_a_killed_export(big):
     after = read_tree(out)
     stale = sorted(p for p in after if after[p] != big.old.get(p))
     assert not stale, f"{len(stale)} of {len(after)} files are not the previous export's, e.g. {stale[:5]}"
+
+
+def test_a_new_export_that_cannot_write_a_feed_exits_1_naming_it_and_the_next_run_writes_it_all(small, tmp_path):
+    """A new export is written by the rendering processes themselves: a
+    failure there ends the run as one here does, naming the file, and
+    whatever they left is cleaned up by the next run. RLIMIT_FSIZE (every
+    process of the run inherits it) lets the site's own pages through but
+    not the largest feeds."""
+    pages = max(len(small.new[name]) for name in ("index.html", "feeds.opml"))
+    too_large = [path for path, data in small.new.items() if len(data) > pages and path != MANIFEST]
+    assert too_large, "no feed document is larger than the site's pages"
+    out = tmp_path / "public"
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (pages, pages))
+
+    done = run_export(export_args(small.content_b, out, small.config, BASE_B, "--jobs", 2), small.cache,
+                      preexec_fn=limited)
+    assert_failed_cleanly(done, out, "too large")
+    failed = re.search(r"export failed: (\S+): cannot write", done.stderr)
+    assert failed and os.path.relpath(failed.group(1), out).removesuffix(".gz").removesuffix(".br") in too_large, \
+        done.stderr
+    assert (out / ".feeds-pending.json").exists(), "a new export cut short must say what it was writing"
+
+    done = run_export(export_args(small.content_b, out, small.config, BASE_B, "--jobs", 2), small.cache)
+    assert done.returncode == 0, done.stderr
+    assert read_tree(out) == small.new
+    assert not list(out.rglob("*.tmp")), "temporary files left behind"

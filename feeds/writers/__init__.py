@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..files import atomic_write, make_dir
 from ._export import MANIFEST, ExportWriter, remove_leftovers, safe_target, write_if_changed
-from ._records import Rendered, WriteReport
+from ._records import Placed, Rendered, WriteReport
 from ._store import StoreWriter
 
-__all__ = ["ExportWriter", "MANIFEST", "Rendered", "StoreWriter", "WriteReport", "atomic_write", "make_dir",
+__all__ = ["ExportWriter", "MANIFEST", "Placed", "Rendered", "StoreWriter", "WriteReport", "atomic_write", "make_dir",
            "remove_leftovers", "safe_target", "write_if_changed"]

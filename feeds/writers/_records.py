@@ -17,6 +17,19 @@ class Rendered:
     lifetime: str = ""  # "archive": cached as long as archive documents are (archive_max_age)
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A document its writer's placer has already written (see
+    ExportWriter.placer): what the writer records of it, without its bytes."""
+
+    path: str
+    fmt: str
+    version: str
+    size: int  # of the document itself, as the manifest lists it
+    newest: int
+    lifetime: str = ""
+
+
 @dataclass
 class WriteReport:
     written: list[str] = field(default_factory=list)

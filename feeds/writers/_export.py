@@ -94,9 +94,9 @@ class ExportWriter:
     def placer(self) -> "NewFilePlacer | None":
         """For a folder that holds nothing of ours (a new export), what lets the
         rendering processes write each document themselves while this writer
-        records it: its bytes and copies (a third of a megabyte in a hundred
-        articles) then never cross to this process. None when a document may
-        already be there, to be compared first."""
+        records it: the bytes and their copies (292 MB at 100,000 articles
+        without archives) then never cross to this process. None when a
+        document may already be there, to be compared first."""
         if self._previous or self._compare_unlisted:
             return None
         return NewFilePlacer(str(self.root))
@@ -138,10 +138,7 @@ class ExportWriter:
             target = safe_target(self.root, doc.path)
             # A document this tool never wrote here is written without a look at what is there.
             write = write_if_changed if doc.path in self._previous or self._compare_unlisted else _write_new
-            # The copies first: a server that finds the new document finds its new copies too.
-            for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
-                write(_sibling(target, encoding), body)
-            written = write(target, doc.body)
+            written = _write_document(target, doc, write)
             manifest[doc.path] = [doc.version, len(doc.body)]
             changed.append(doc.path)
             (report.written if written else report.unchanged).append(doc.path)
@@ -213,11 +210,16 @@ class NewFilePlacer:
     root: str
 
     def place(self, doc: Rendered) -> Placed:
-        target = safe_target(Path(self.root), doc.path)
-        for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
-            _write_new(_sibling(target, encoding), body)
-        _write_new(target, doc.body)
-        return Placed(doc.path, doc.fmt, doc.version, len(doc.body), doc.newest, doc.lifetime)
+        _write_document(safe_target(Path(self.root), doc.path), doc, _write_new)
+        return Placed(doc.path, doc.version, len(doc.body))
+
+
+def _write_document(target: Path, doc: Rendered, write) -> bool:
+    """Whether the document itself was written (`write` may find it unchanged)."""
+    # The copies first: a server that finds the new document finds its new copies too.
+    for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
+        write(_sibling(target, encoding), body)
+    return write(target, doc.body)
 
 
 class _FilesJson:

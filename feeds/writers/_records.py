@@ -23,11 +23,8 @@ class Placed:
     ExportWriter.placer): what the writer records of it, without its bytes."""
 
     path: str
-    fmt: str
     version: str
     size: int  # of the document itself, as the manifest lists it
-    newest: int
-    lifetime: str = ""
 
 
 @dataclass

@@ -141,6 +141,31 @@ def test_a_scheduled_article_appears_when_due_without_any_file_change(content, t
     assert builder.next_due() is None
 
 
+def test_a_scheduled_article_is_still_due_after_a_change_built_just_before_its_second(content, tmp_path):
+    """A build at 9.9 s publishes what is due at 9 s: the article dated 10 s
+    stays due, however late the watch looks at the clock after that build."""
+    clock = Clock(T0)
+    write_article(content, "later.md", title="Embargoed", webUrl="https://one.example/later", topics=["Ethics"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 + timedelta(seconds=10))
+    settle(content)
+    builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)
+    builder.build()
+    clock.now += 9.9
+    write_article(content, "other.md", title="Other", webUrl="https://one.example/other", topics=["Ethics"],
+                  provider={"name": "One", "domain": "one.example"}, publishedDateTime=T0 - timedelta(hours=1))
+    settle(content)
+    builder.build(paths=[str(content / "other.md")])
+    out = tmp_path / "out"
+    assert b"Embargoed" not in (out / "feed.atom").read_bytes()
+    clock.now += 0.3
+    due = builder.next_due()
+    assert due is not None and due <= clock.now, "the watch would never build the article's moment"
+    builder.build(paths=[])
+    assert b"Embargoed" in (out / "feed.atom").read_bytes()
+    assert tree(out) == cold(content, tmp_path, clock)
+    assert builder.next_due() is None
+
+
 def test_the_newest_copy_of_a_link_wins_and_the_older_returns_when_it_goes(content, tmp_path):
     clock = Clock(T0)
     builder = builder_for(content, tmp_path / "out", tmp_path / "cache", clock)

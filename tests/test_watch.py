@@ -117,6 +117,20 @@ def test_a_scheduled_article_appears_at_its_time(watcher):
     assert datetime.now(timezone.utc) >= due
 
 
+def test_a_scheduled_article_appears_even_when_a_change_is_built_just_before_its_second(watcher):
+    """The build of a change made at x.9 s publishes what is due at x s; the
+    article dated within the next second must not wait for another change."""
+    second = int(time.time()) + 1
+    time.sleep(second + 0.4 - time.time())
+    write_article(watcher.content, "later.md", title="Embargoed story", webUrl="https://example.com/later",
+                  topics=["AI"], publishedDateTime=datetime.fromtimestamp(second + 1, timezone.utc))
+    time.sleep(second + 0.9 - time.time())
+    write_article(watcher.content, "other.md", title="Other story", webUrl="https://example.com/other",
+                  topics=["AI"], publishedDateTime=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    appears(watcher, "Other story")
+    appears(watcher, "Embargoed story", timeout=5)
+
+
 def test_sigterm_ends_the_watch_cleanly(tmp_path):
     content = tmp_path / "content"
     write_article(content, "base.md", title="Base story", webUrl="https://example.com/base")

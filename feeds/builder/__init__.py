@@ -158,7 +158,10 @@ class Builder:
             self._settle_pings()
 
     def next_due(self) -> int | None:
-        return self.index.next_due(int(self.clock()))
+        """The date of the next article the last build held back; already
+        past when that build ran just before the article's second began."""
+        last = self.index.get_meta("published_at")
+        return self.index.next_due(int(last) if last is not None else int(self.clock()))
 
     def next_due_cached(self) -> int | None:
         if self._due is False:

@@ -314,6 +314,79 @@ def test_the_live_server_walks_the_same_history_and_keeps_archives_longer(site, 
     assert client.get("/topics/ai/archive/First.atom").status_code == 404
 
 
+def test_an_archive_document_whose_bytes_stay_the_same_changes_lifetime_with_its_place(tmp_path, serve):
+    """A JSON archive page links only to older pages: when a newer archive
+    document begins, its bytes can stay the same while it stops being the
+    newest, and a running server must send it with the long lifetime from
+    then on (and with the short one again once it is the newest again)."""
+    from conftest import wait_for
+    content = tmp_path / "content"
+    for number in range(5):
+        article(content, number, START + timedelta(hours=number))
+    settle(content)
+    app = serve(content, base_url=BASE, items_per_feed=3, items_per_archive=2, cache_max_age=60,
+                archive_max_age=7200)
+    client = app.test_client()
+
+    def state() -> tuple[str, str]:
+        return client.get("/feed.json").headers["ETag"], client.get("/feed.json").get_json()["next_url"][len(BASE) - 1:]
+
+    added = []
+    newest = state()[1]
+    seen = client.get(newest)
+    for number in range(5, 40):  # one new article at a time, until a newer archive document begins
+        etag = state()[0]
+        added.append(article(content, number, START + timedelta(hours=number)))
+        wait_for(lambda: state()[0] != etag, what=f"article {number} published")
+        now_newest = state()[1]
+        again = client.get(newest)
+        if now_newest != newest and again.headers["ETag"] == seen.headers["ETag"]:
+            break
+        newest, seen = now_newest, client.get(now_newest)
+        assert seen.headers["Cache-Control"] == "public, max-age=60"
+    else:
+        pytest.fail("no archive document stopped being the newest with its bytes unchanged")
+    assert again.headers["Cache-Control"] == "public, max-age=7200", "kept the lifetime of the newest"
+    assert client.get(newest, headers={"If-None-Match": again.headers["ETag"]}).headers["Cache-Control"] \
+        == "public, max-age=7200"
+    added.pop().unlink()
+    wait_for(lambda: state()[1] == newest, what="the same archive document the newest again")
+    back = client.get(newest)
+    assert back.headers["ETag"] == seen.headers["ETag"] and back.headers["Cache-Control"] == "public, max-age=60"
+
+
+@pytest.mark.parametrize("name", ["Archive", "archive.example"])
+def test_a_feed_named_archive_has_its_history_served(tmp_path, serve, name):
+    """The URL of an archive document of the topic "Archive" or the provider
+    "archive.example" holds "/archive/" twice: the feed's own name is the first."""
+    content = tmp_path / "content"
+    for number in range(12):
+        write_article(content, f"a{number:02d}.md", title=f"Story {number}", webUrl=f"https://news.example/{number}",
+                      publishedDateTime=START + timedelta(hours=number), topics=[name.partition(".")[0].title()],
+                      provider={"name": "Archive", "domain": name if "." in name else "alpha.example"})
+    settle(content)
+    app = serve(content, base_url=BASE, items_per_feed=3, items_per_archive=2)
+    client = app.test_client()
+    feed = "/providers/archive.example" if "." in name else "/topics/archive"
+
+    def fetch(url: str) -> bytes:
+        response = client.get("/" + url[len(BASE):])
+        assert response.status_code == 200, url
+        return response.data
+
+    chain = walk(fetch, f"{BASE}{feed[1:]}.json", "json")
+    assert len(chain.documents) >= 3 and all(f"{feed}/archive/" in "/" + url[len(BASE):] for url in chain.documents[1:])
+    assert len(walk(fetch, f"{BASE}{feed[1:]}.atom", "atom").documents) == len(chain.documents)
+    # Plain polls of every one of them are answered from ready responses, without Flask.
+    shortcut, flask_calls = app.wsgi_app, []
+    flask_app = shortcut.app
+    shortcut.app = lambda environ, start_response: flask_calls.append(environ["PATH_INFO"]) or flask_app(
+        environ, start_response)
+    for url in chain.documents:
+        fetch(url)
+    assert flask_calls == []
+
+
 def test_without_archives_every_file_is_byte_for_byte_what_0_4_0_wrote(tmp_path, monkeypatch):
     """tests/data/archives-off-0.4.0.json: the SHA-256 of every file (copies included) that
     release 0.4.0, which had no archives, exported from the generated news corpus and from

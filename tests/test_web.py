@@ -126,7 +126,8 @@ def test_unknown_feeds_and_extensions_are_404(client, path):
     assert response.headers["Cache-Control"] == "no-store"  # the feed may be published in a moment
 
 
-@pytest.mark.parametrize("path", ["/topics//ai.atom", "/providers//venturebeat.com.rss", "/topics/ai//.atom"])
+@pytest.mark.parametrize("path", ["/topics//ai.atom", "/providers//venturebeat.com.rss", "/topics/ai//.atom",
+                                  "//topics/ai.atom", "///feed.atom", "//"])
 def test_doubled_slashes_name_no_document(client, path):
     """Not a permanent redirect built from the Host header (and dropping to http behind a TLS proxy)."""
     response = client.get("/", environ_overrides={"PATH_INFO": path})  # as a server passes it on
@@ -148,6 +149,14 @@ def test_paths_that_climb_out_are_404(client, path):
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 def test_other_methods_are_405(client, method):
     response = client.open("/feed.atom", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("method", ["get", "head", "Get"])
+def test_method_names_are_case_sensitive(client, method):
+    """RFC 9110 §9.1: "get" is not GET, whatever a WSGI server passes on."""
+    response = client.get("/feed.atom", environ_overrides={"REQUEST_METHOD": method})
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, HEAD"
 

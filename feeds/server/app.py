@@ -12,7 +12,7 @@ import logging
 import time
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import parse_date, parse_etags
 
 from ..config import Config, load_config
@@ -36,8 +36,10 @@ def locate(path_info: str) -> str | None:
     stem, dot, fmt = path_info.rpartition(".")
     if not dot or fmt not in FEED_DOCUMENTS:
         return None
-    feed, in_archive, archive = stem.partition("/archive/")
-    if in_archive and not _ARCHIVE_KEY.match(archive):
+    feed, in_archive, archive = stem.rpartition("/archive/")  # the last: a topic may be named "archive"
+    if not in_archive:
+        feed = stem
+    elif not _ARCHIVE_KEY.match(archive):
         return None
     if feed == "/feed":
         return path_info[1:]
@@ -126,6 +128,17 @@ def create_app(config: Config | dict | None = None) -> Flask:
         supervisor.ensure_running()
     app.extensions["feeds"] = documents
     app.extensions["feeds.supervisor"] = supervisor
+
+    @app.before_request
+    def exact_requests_only() -> None:
+        # Werkzeug's routing drops leading slashes and upper-cases the method:
+        # "//feed.atom" would name a second URL of the feed, and "get" (RFC 9110
+        # §9.1: method names are case-sensitive) would be served as GET.
+        environ = request.environ
+        if "//" in environ.get("PATH_INFO", ""):
+            raise NotFound()
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            raise MethodNotAllowed()
 
     def respond(path: str) -> Response:
         prepared = documents.get(path, request.headers.get("Accept-Encoding"))

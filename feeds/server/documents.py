@@ -59,7 +59,7 @@ class Documents:
         # WebSub discovery: a feed names its hubs and itself in Link headers too.
         self._hub_links = "".join(f'<{hub}>; rel="hub", ' for hub in hubs)
         self._base_url = base_url
-        self._ready: dict[tuple[str, str, int | None], Prepared] = {}
+        self._ready: dict[tuple[str, str, int | None, str], Prepared] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self._failing = False
@@ -95,8 +95,10 @@ class Documents:
         if etag == entry.etag:
             encoding = IDENTITY
         # The date is part of the key: bytes published again (an edit undone)
-        # come back with a later date, which every process must send.
-        key = (path, etag, entry.last_modified)
+        # come back with a later date, which every process must send. So is
+        # the lifetime: an archive document's bytes can stay the same while it
+        # stops (or starts again) being its feed's newest.
+        key = (path, etag, entry.last_modified, entry.lifetime)
         prepared = self._ready.get(key)
         now = int(time.time())
         if prepared is not None and (prepared.last_modified is not None or entry.last_modified is None

@@ -227,6 +227,47 @@ def test_any_sequence_of_changes_gives_a_cold_builds_bytes_and_touches_few_archi
     assert_whole_history(reader(out), content)
 
 
+def test_an_item_moved_older_than_every_archived_item_joins_the_first_run(tmp_path):
+    """The run "first" (the items older than every mark) begins at no mark:
+    an item dated older than all of them is cut again with it, not left
+    beside it as a second "first". Found by a fuzzer: incremental against cold."""
+    import shutil
+    from test_builder import Clock, tree
+    from feeds.builder import Builder
+    from feeds.config import load_config
+    from feeds.render import settings_version
+    from feeds.writers import ExportWriter
+    content, clock = tmp_path / "content", Clock(START)
+
+    def write(number: int, days: int, version: str = "") -> None:
+        write_article(content, f"n{number:02d}.md", title=f"Item {number}{version}", webUrl=f"https://example.com/{number}",
+                      topics=["AI"], publishedDateTime=START + timedelta(days=days))
+
+    for number in range(10):
+        write(number, -number - 1)
+    config = load_config(overrides={"content": str(content), "base_url": BASE, "cache_dir": str(tmp_path / "cache"),
+                                    "items_per_feed": 3, "items_per_archive": 2}, environ={})
+    builder = Builder(config, ExportWriter(tmp_path / "out", settings_version(config.site)), clock=clock)
+    builder.build()
+
+    def cold() -> dict[str, bytes]:
+        shutil.rmtree(tmp_path / "cold", ignore_errors=True)
+        fresh = Builder(config, ExportWriter(tmp_path / "cold", settings_version(config.site)), index=None, clock=clock)
+        fresh.build()
+        fresh.close()
+        return tree(tmp_path / "cold")
+
+    for step, change in enumerate([lambda: write(9, -4, " moved"), lambda: (content / "n08.md").unlink(),
+                                   lambda: write(9, -13, " moved again")]):
+        change()
+        builder.build()
+        incremental, from_cold = tree(tmp_path / "out"), cold()
+        differ = sorted(name for name in incremental.keys() | from_cold.keys()
+                        if incremental.get(name) != from_cold.get(name))
+        assert not differ, f"step {step}: incremental and cold differ in {differ[:5]}"
+    builder.close()
+
+
 def run_of(key: str) -> str:
     return re.sub(r"-\d+$", "", key.removesuffix(".atom"))
 

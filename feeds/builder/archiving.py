@@ -92,12 +92,15 @@ def _recut(index: Index, site: Site, feed: Feed, now: int, touched: set[int], st
     pages = sorted(stored, key=itemgetter(NEWEST_ID), reverse=True)
     pages.sort(key=itemgetter(NEWEST_AT))
     starts = [n for n, row in enumerate(pages) if _RUN_START.match(row[KEY])]
+    # A run that ends a dirty span begins at a mark: never the run "first" of the items older than
+    # every mark, which an item dated older than all of them joins (or, a mark, takes over).
+    marks = [n for n in starts if pages[n][KEY] != FIRST_RUN]
     # Each changed date dirties its run; the newest end is dirty from the old and the new seam on.
     newest_end = min(seam[0], pages[-1][NEWEST_AT])
     spans: list[list[int]] = []
     for when in sorted({*touched, newest_end}):
         begin = max((n for n in starts if pages[n][OLDEST_AT] < when), default=0)
-        end = min((n for n in starts if pages[n][OLDEST_AT] > when), default=len(pages))
+        end = min((n for n in marks if pages[n][OLDEST_AT] > when), default=len(pages))
         if when >= newest_end:
             end = len(pages)
         if spans and begin <= spans[-1][1]:

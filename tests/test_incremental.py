@@ -214,3 +214,25 @@ def test_a_watching_export_trusts_what_it_wrote_until_the_next_full_scan(folder,
     builder.build()  # a full scan: every document looked at, the missing one written again
     assert looked and (folder / "out" / "topics" / "cloud.json").exists()
     builder.close()
+
+
+def test_a_file_in_place_of_a_folder_of_the_same_name_removes_the_folders_articles(tmp_path):
+    """A folder may be named "x.md": when a file takes its place, one
+    event names "x.md", and the articles that were below it are gone."""
+    from feeds.builder import Builder
+    from feeds.config import load_config
+    from feeds.render import settings_version
+    from feeds.writers import ExportWriter
+    content = tmp_path / "content"
+    write_article(content, "x.md/inner.md", title="Inner story", webUrl="https://example.com/inner", topics=["AI"])
+    config = load_config(overrides={"content": str(content), "base_url": "https://x.test/",
+                                    "cache_dir": str(tmp_path / "cache")}, environ={})
+    builder = Builder(config, ExportWriter(tmp_path / "out", settings_version(config.site)))
+    builder.build()
+    assert "Inner story" in (tmp_path / "out" / "feed.atom").read_text()
+    (content / "x.md").rename(tmp_path / "away")
+    path = write_article(content, "x.md", title="File story", webUrl="https://example.com/file", topics=["AI"])
+    builder.build([str(path)])
+    feed = (tmp_path / "out" / "feed.atom").read_text()
+    assert "File story" in feed and "Inner story" not in feed
+    builder.close()

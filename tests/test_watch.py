@@ -131,6 +131,25 @@ def test_a_scheduled_article_appears_even_when_a_change_is_built_just_before_its
     appears(watcher, "Embargoed story", timeout=5)
 
 
+def test_a_file_name_that_is_not_utf8_does_not_end_the_watch(tmp_path):
+    """inotify names such a file; the events library cannot, and fails from
+    then on: the watch goes on by scanning, and the file is published."""
+    content = tmp_path / "content"
+    write_article(content, "base.md", title="Base story", webUrl="https://example.com/base")
+    watcher = Watcher(content, tmp_path / "out", tmp_path / "cache", FEEDS_WATCH="events", FEEDS_RELOAD_INTERVAL="0.2")
+    try:
+        write_article(content, "latin.md", title="Caf\u00e9 story", webUrl="https://example.com/latin")
+        os.rename(content / "latin.md", os.path.join(os.fsencode(content), b"caf\xe9.md"))
+        appears(watcher, "Caf\u00e9 story")
+        write_article(content, "after.md", title="After story", webUrl="https://example.com/after")
+        appears(watcher, "After story")
+        assert watcher.process.poll() is None
+    finally:
+        assert watcher.stop() == 0
+    log = watcher.output()
+    assert "Traceback" not in log and "scanning every 0.2 s instead" in log, log
+
+
 def test_sigterm_ends_the_watch_cleanly(tmp_path):
     content = tmp_path / "content"
     write_article(content, "base.md", title="Base story", webUrl="https://example.com/base")

@@ -112,8 +112,9 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
                 listing[name] = os.stat(path)
             except OSError:
                 pass  # gone again: known but not listed, so removed
-        if not os.path.exists(path):  # removed or moved away: a file, or a folder (whatever its name)
-            known.update(index.stamps(under=source))
+        # Removed or moved away, or a file now where a folder was (a folder may be named "x.md"):
+        # whatever the index had below that name is gone.
+        known.update(index.stamps(under=source))
     return _apply(index, content, listing.items(), known, limits, jobs=1, progress=None, fresh=False)
 
 

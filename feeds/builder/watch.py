@@ -37,9 +37,15 @@ def watch(builder, stop: threading.Event, mode: str = "events", poll_interval: f
     first()
     if watcher is not None:
         with watcher:
-            _watch_events(builder, watcher, stop, report, rescan_interval)
-    else:
-        _watch_polling(builder, stop, poll_interval, report)
+            failure = _watch_events(builder, watcher, stop, report, rescan_interval)
+        if failure is None:
+            return
+        # A file name that is not UTF-8 ends the events for good: scanning from now on,
+        # at once, as what changed meanwhile is not known.
+        log.warning("file-system events for %s failed (%s); scanning every %.1f s instead",
+                    builder.content, failure, poll_interval)
+        _build(builder, report, None, quiet_if_unchanged=True)
+    _watch_polling(builder, stop, poll_interval, report)
 
 
 def _events(content):
@@ -48,12 +54,16 @@ def _events(content):
     return RustNotify([str(content)], False, False, 300, True, True)
 
 
-def _watch_events(builder, watcher, stop: threading.Event, report, rescan_interval: float) -> None:
+def _watch_events(builder, watcher, stop: threading.Event, report, rescan_interval: float) -> Exception | None:
+    """Build what the events name until stopped (None), or until the events fail (the error)."""
     next_scan = time.monotonic() + rescan_interval
     while not stop.is_set():
-        changes = watcher.watch(DEBOUNCE_MS, STEP_MS, TICK_MS, stop)
+        try:
+            changes = watcher.watch(DEBOUNCE_MS, STEP_MS, TICK_MS, stop)
+        except (OSError, RuntimeError) as error:
+            return error
         if changes in ("stop", "signal"):
-            return
+            return None
         if changes != "timeout" and changes:
             _build(builder, report, {path for _change, path in changes})
         elif time.monotonic() >= next_scan:
@@ -64,6 +74,7 @@ def _watch_events(builder, watcher, stop: threading.Event, report, rescan_interv
             _build(builder, report, [])
         elif changes == "timeout":
             _tidy(builder)
+    return None
 
 
 def _tidy(builder) -> None:

@@ -236,3 +236,25 @@ def test_a_file_in_place_of_a_folder_of_the_same_name_removes_the_folders_articl
     feed = (tmp_path / "out" / "feed.atom").read_text()
     assert "File story" in feed and "Inner story" not in feed
     builder.close()
+
+
+def test_removing_the_link_a_folder_was_read_under_publishes_it_under_its_own_name(tmp_path):
+    """"alias -> real" sorts first: real/ is "already read as alias/". When
+    the event says alias/ is gone, real/ is read under its own name."""
+    from feeds.builder import Builder
+    from feeds.config import load_config
+    from feeds.render import settings_version
+    from feeds.writers import ExportWriter
+    content = tmp_path / "content"
+    write_article(content, "real/x.md", title="Real story", webUrl="https://example.com/real", topics=["AI"])
+    (content / "alias").symlink_to("real")
+    config = load_config(overrides={"content": str(content), "base_url": "https://x.test/",
+                                    "cache_dir": str(tmp_path / "cache")}, environ={})
+    builder = Builder(config, ExportWriter(tmp_path / "out", settings_version(config.site)))
+    builder.build()
+    assert [problem.source for problem in builder.problems()] == ["real"]
+    (content / "alias").unlink()
+    builder.build([str(content / "alias")])
+    assert "Real story" in (tmp_path / "out" / "feed.atom").read_text()
+    assert builder.problems() == []
+    builder.close()

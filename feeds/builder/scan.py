@@ -124,9 +124,14 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
     link (the walk reads each file and folder once, under the first name it
     meets); a folder read under another name, or not followed, or a path in
     one (the index knows it as a listing problem); an article file gone that the
-    index never had (read under another name)."""
+    index never had (read under another name); a name gone under which a folder
+    met again elsewhere was read (that folder is read under its next name now)."""
     if os.path.islink(path):
         return True
+    if not os.path.lexists(path):
+        first = f" as {source}/ ("  # how the walk's messages name the folder's first name
+        if any(first in message for _, message in index.listing_problems(LISTING_PROBLEM)):
+            return True
     parts = source.split("/")
     for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in
         if index.stamp("/".join(parts[:end])) == LISTING_PROBLEM:

@@ -102,6 +102,9 @@ class Index:
     def unsettled_buckets(self) -> set[int]:
         return _files.unsettled_buckets(self.db)
 
+    def listing_problems(self, stamp: int) -> list[tuple[str, str]]:
+        return _files.listing_problems(self.db, stamp)
+
     def listing_problem_buckets(self, stamp: int) -> set[int]:
         return _files.listing_problem_buckets(self.db, stamp)
 

@@ -30,6 +30,11 @@ def unsettled_buckets(db: sqlite3.Connection) -> set[int]:
     return {row[0] for row in db.execute("SELECT DISTINCT bucket FROM files WHERE stamp = 0")}
 
 
+def listing_problems(db: sqlite3.Connection, stamp: int) -> list[tuple[str, str]]:
+    """(source, message) of every name not read (a loop, a folder read under another name): few."""
+    return db.execute("SELECT source, problem FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,)).fetchall()
+
+
 def listing_problem_buckets(db: sqlite3.Connection, stamp: int) -> set[int]:
     """Buckets holding a name not read (a loop, a folder read under another name): few, through
     the index of files with problems."""

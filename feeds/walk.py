@@ -3,7 +3,9 @@
 Symbolic links are followed, to folders and files, but every real folder is
 listed once and every real file given once, under the first name met in
 sorted order; a link that loops, or a folder met twice, is reported (as
-NotRead) naming the link. Hidden files and folders (.git, editors' swap
+NotRead) naming the link. A file met again under a second name (a link, a
+hard link) comes as SECOND_NAME: not a problem, but a watcher must know that
+an event there, or the removal of a first name, changes what the walk gives. Hidden files and folders (.git, editors' swap
 files), a repository's README/LICENSE/CHANGELOG/CONTRIBUTING and anything
 that is not a regular file (a fifo would block its reader) are not articles.
 """
@@ -46,6 +48,8 @@ class FlatFolder:
         self.prefix, self.path, self.names = prefix, path, names
 
 
+# Not a problem (feeds check does not report it): the mark of a name the walk gives no file under.
+SECOND_NAME = NotRead("a second name of a file read under its first name (not read again)")
 _LOOP = NotRead("symbolic link loop: points to an enclosing folder (not followed)")
 _FOLDER_LOOP = NotRead("folder loop: the same folder as an enclosing folder (not followed)")
 
@@ -54,11 +58,12 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered:
                      batched: bool = False):
     """(relative name, DirEntry) of every *.md under top, sorted, depth first;
     (relative name, reason) for what is not read: a folder that cannot be
-    listed, a linked folder that would loop or was already read.
+    listed, a linked folder that would loop or was already read; (relative
+    name, SECOND_NAME) for a file met again.
 
     Linked folders and files are followed, but each real folder is listed once
     and each real file, by (st_dev, st_ino), given once: under the first name
-    met. A file met again (a second link, a hard link) is left out silently; a
+    met. A file met again (a second link, a hard link) comes as SECOND_NAME; a
     dangling link is ignored. `enclosing` holds the (st_dev, st_ino) of the
     folders above `top` when only a subtree is walked.
 
@@ -142,14 +147,15 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             given.add(number)
             if len(given) > count:  # else the same file met again under another name: given once
                 yield prefix + name, join(top, name)
+            else:
+                yield prefix + name, SECOND_NAME
         return
     for name, number, entry in sorted([*((name, number, None) for name, number in plain), *special],
                                       key=_FIRST):
         if entry is None:
             count = len(given)
             given.add(number)
-            if len(given) > count:
-                yield prefix + name, join(top, name)
+            yield prefix + name, join(top, name) if len(given) > count else SECOND_NAME
             continue
         article = name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES
         try:
@@ -186,8 +192,8 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             continue
         count = len(seen)
         seen.add(number)
-        if len(seen) > count:  # else the same file met again under another name: given once
-            yield prefix + name, entry.path
+        # Else the same file met again under another name: given once.
+        yield prefix + name, entry.path if len(seen) > count else SECOND_NAME
 
 
 def printable(name: str) -> str:

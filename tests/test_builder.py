@@ -287,8 +287,10 @@ def test_a_batched_walk_gives_what_the_plain_walk_gives(tmp_path):
     assert any(isinstance(item, FlatFolder) for item in batched)
     plain = expanded(article_entries(str(top)))
     assert expanded(batched) == plain
-    assert [name for name, _ in plain] == ["a.md", "b.md", "deep/er/e.md", "hard/g.md", "links/f.md",
-                                           "links/loop", "sub/c.md", "sub/d.md"]
+    assert [name for name, _ in plain] == ["a.md", "b.md", "deep/er/e.md", "hard/g.md", "hard/h.md", "links/f.md",
+                                           "links/loop", "links/to-a.md", "sub/c.md", "sub/d.md"]
+    second = "a second name of a file read under its first name (not read again)"
+    assert [name for name, reason in plain if reason == second] == ["hard/h.md", "links/to-a.md"]
 
 
 def test_a_cold_build_cut_short_gets_its_indexes_back_at_the_next_opening(tmp_path):

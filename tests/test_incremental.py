@@ -258,3 +258,108 @@ def test_removing_the_link_a_folder_was_read_under_publishes_it_under_its_own_na
     assert "Real story" in (tmp_path / "out" / "feed.atom").read_text()
     assert builder.problems() == []
     builder.close()
+
+
+def _second_name_cases():
+    """(setup, change) pairs: each setup gives one article file a second name; each
+    change returns the paths a file-system event names."""
+    def symlink_first(content):  # 0.md -> z.md: read as 0.md, z.md a second name
+        (content / "0.md").symlink_to("z.md")
+
+    def hard_link(content):  # a.md and z.md the same file: read as a.md
+        os.link(content / "z.md", content / "a.md")
+
+    def remove(name):
+        def change(content):
+            (content / name).unlink()
+            return [content / name]
+        return change
+
+    def edit_in_place(name):
+        def change(content):
+            path = content / name
+            text = path.read_text().replace("title: First title", "title: Edited title")
+            with open(path, "r+") as file:  # the same inode: every name sees the edit
+                file.write(text)
+                file.truncate()
+            return [path]
+        return change
+
+    return {
+        "symlink, its first name removed": (symlink_first, remove("0.md")),
+        "symlink, edited under its second name": (symlink_first, edit_in_place("z.md")),
+        "symlink, its second name removed": (symlink_first, remove("z.md")),
+        "hard link, its first name removed": (hard_link, remove("a.md")),
+        "hard link, edited under its second name": (hard_link, edit_in_place("z.md")),
+        "hard link, its second name removed": (hard_link, remove("z.md")),
+    }
+
+
+def _files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def _export_builder(content: Path, out: Path, cache: Path):
+    from feeds.builder import Builder
+    from feeds.config import load_config
+    from feeds.render import settings_version
+    from feeds.writers import ExportWriter
+    config = load_config(overrides={"content": str(content), "base_url": "https://x.test/",
+                                    "cache_dir": str(cache)}, environ={})
+    return Builder(config, ExportWriter(out, settings_version(config.site)))
+
+
+@pytest.mark.parametrize("case", list(_second_name_cases()))
+def test_a_change_to_a_file_with_a_second_name_gives_a_cold_builds_output(tmp_path, monkeypatch, case):
+    """The walk reads a file reached under two names once, under the first. After
+    an event on either name, the incremental output is the cold output: the
+    article neither lost (its first name removed) nor published twice or stale
+    (edited under the name the walk does not read it under)."""
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    setup, change = _second_name_cases()[case]
+    content = tmp_path / "content"
+    write_article(content, "z.md", title="First title", webUrl="https://example.com/z", topics=["AI"])
+    write_article(content, "m.md", title="Other story", webUrl="https://example.com/m", topics=["AI"],
+                  publishedDateTime=OLD)
+    setup(content)
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    assert builder.index.counts() == (2, 0) and builder.problems() == []  # a second name: no problem
+    paths = change(content)
+    builder.build([str(path) for path in paths])
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert builder.index.counts() == cold.index.counts()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()
+
+
+@pytest.mark.parametrize("kind", ["hard link", "symbolic link"])
+def test_a_new_second_name_or_a_folder_holding_one_publishes_nothing_twice(tmp_path, monkeypatch, kind):
+    """A hard link made in the folder, or a folder moved in that links to an
+    article already read: the article stays published once."""
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "a.md", title="Only story", webUrl="https://example.com/a", topics=["AI"])
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    if kind == "hard link":
+        os.link(content / "a.md", content / "b.md")
+        events = [content / "b.md"]
+    else:
+        moved = tmp_path / "moved"
+        moved.mkdir()
+        (moved / "again.md").symlink_to(content / "a.md")
+        moved.rename(content / "moved")
+        events = [content / "moved"]
+    builder.build([str(path) for path in events])
+    assert builder.index.counts() == (1, 0)
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()

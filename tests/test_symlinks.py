@@ -147,7 +147,12 @@ def test_a_file_reached_twice_is_read_once_under_the_first_name(content):
     os.link(content / "b.md", content / "e.md")  # a hard link: the same file too
     listing = listed(content, stamps=True)
     assert names(listing) == ["a.md"]
-    assert problems(listing) == []
+    second = "a second name of a file read under its first name (not read again)"
+    assert problems(listing) == [("b.md", second), ("c.md", second), ("e.md", second), ("more/d.md", second)]
+    # Not a problem to read or report: the file is published once, under a.md.
+    report = in_child(f"r = read_collection(Path({str(content)!r}))\n"
+                      "result = [[a.source for a in r.articles], [str(p) for p in r.problems]]")
+    assert report == [["a.md"], []]
 
 
 def test_linked_files_and_folders_outside_the_content_folder_are_published(content, outside):

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..read import Limits, _printable, parse_stream
-from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, NotRead, article_entries
+from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, SECOND_NAME, NotRead, article_entries
 from ..records import Problem
-from .index import Index
+from .index import SECOND_NAME_STAMP, Index
 from .stamps import LISTING_PROBLEM, VANISHED, _paired, _SharedScan, _stamp, _stamp_share
 
 # A file changed twice within one timestamp tick can look unchanged: a file
@@ -103,7 +103,10 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
         if stamp is not None:
             known[source] = stamp  # a file, or what a folder in its place replaced
         if os.path.isdir(path):
-            listing.update(_stamped(article_entries(top, name)))
+            found = _stamped(article_entries(top, name))
+            if any(_may_have_other_names(os.path.join(top, inside), value) for inside, value in found.items()):
+                return full_scan(index, content, limits)
+            listing.update(found)
             known.update(index.stamps(under=source))
             continue
         base = os.path.basename(name)
@@ -112,6 +115,9 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
                 listing[name] = os.stat(path)
             except OSError:
                 pass  # gone again: known but not listed, so removed
+            else:
+                if stamp is None and listing[name].st_nlink > 1:  # a new name for a file the walk may give elsewhere
+                    return full_scan(index, content, limits)
         # Removed or moved away, or a file now where a folder was (a folder may be named "x.md"):
         # whatever the index had below that name is gone.
         known.update(index.stamps(under=source))
@@ -125,19 +131,33 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
     meets); a folder read under another name, or not followed, or a path in
     one (the index knows it as a listing problem); an article file gone that the
     index never had (read under another name); a name gone under which a folder
-    met again elsewhere was read (that folder is read under its next name now)."""
+    met again elsewhere was read (that folder is read under its next name now);
+    a file's second name (the walk gives the file under its first); any name gone
+    when the walk met a file under a second name (it may have been that file's
+    first name, the one it is read under)."""
     if os.path.islink(path):
         return True
     if not os.path.lexists(path):
         first = f" as {source}/ ("  # how the walk's messages name the folder's first name
         if any(first in message for _, message in index.listing_problems(LISTING_PROBLEM)):
             return True
+        # A first name is not told from others after its removal: the inode is gone with it.
+        if index.holds_second_names():
+            return True
     parts = source.split("/")
     for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in
-        if index.stamp("/".join(parts[:end])) == LISTING_PROBLEM:
+        if index.stamp("/".join(parts[:end])) in (LISTING_PROBLEM, SECOND_NAME_STAMP):
             return True
     return (source.endswith(ARTICLE_SUFFIX) and not os.path.lexists(path) and index.stamp(source) is None
             and not index.stamps(under=source))
+
+
+def _may_have_other_names(path: str, value) -> bool:
+    """Whether a file just listed in a folder moved in may be met under another
+    name too (a link, a hard link), which only the whole walk tells apart."""
+    if value.__class__ is NotRead:
+        return value == SECOND_NAME
+    return value.st_nlink > 1 or os.path.islink(path)
 
 
 def _stamped(entries) -> dict:
@@ -214,9 +234,12 @@ def _changed(content: Path, listing, known: dict[str, int], problems: list, told
     for name, entry in listing:
         source = name if name.isascii() and "\\" not in name else _printable(name)
         was = pop(source, None)
-        if entry.__class__ is NotRead:  # a folder that cannot be listed, a link loop...
+        if entry.__class__ is NotRead:  # a folder that cannot be listed, a link loop, a second name...
+            if entry == SECOND_NAME:
+                if was != SECOND_NAME_STAMP:
+                    problems.append((source, SECOND_NAME_STAMP, Problem(source, str(entry))))
             # The same kind of problem may have another cause now ("already read as" a link since removed).
-            if was != LISTING_PROBLEM or told(source) != str(entry):
+            elif was != LISTING_PROBLEM or told(source) != str(entry):
                 problems.append((source, LISTING_PROBLEM, Problem(source, str(entry))))
             continue
         value = entry if entry.__class__ is int else _stamp(entry, racy)  # int: stamped in a child process

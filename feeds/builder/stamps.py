@@ -8,8 +8,8 @@ import os
 import zlib
 
 from ..read import _printable
-from ..walk import FlatFolder, NotRead, _not_read, article_entries
-from .index import BUCKETS
+from ..walk import SECOND_NAME, FlatFolder, NotRead, _not_read, article_entries
+from .index import BUCKETS, SECOND_NAME_STAMP
 
 LISTING_PROBLEM = -1  # the stamp of a folder that cannot be listed, a link loop, ...
 VANISHED = -2  # the stamp of a file gone between listing and stat
@@ -173,9 +173,10 @@ def _stamp(path, racy: int) -> int:
     size, mtime and ctime; 0 when modified or changed too recently to trust
     (read again next time: a second edit within a coarse timestamp's tick
     would leave every part of the stamp as it was);
-    LISTING_PROBLEM for a name not read, VANISHED for a file gone."""
+    LISTING_PROBLEM for a name not read, SECOND_NAME_STAMP for a file's
+    second name, VANISHED for a file gone."""
     if path.__class__ is NotRead:
-        return LISTING_PROBLEM
+        return SECOND_NAME_STAMP if path == SECOND_NAME else LISTING_PROBLEM
     try:
         stat = path if path.__class__ is os.stat_result else os.stat(path)
     except OSError:
@@ -186,4 +187,4 @@ def _stamp(path, racy: int) -> int:
     if mtime >= racy or stat.st_ctime_ns >= racy:
         return 0
     value = hash((stat.st_size, mtime, stat.st_ctime_ns))
-    return 1 if value in (0, LISTING_PROBLEM, VANISHED) else value
+    return 1 if value in (0, LISTING_PROBLEM, VANISHED, SECOND_NAME_STAMP) else value

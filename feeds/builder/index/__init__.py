@@ -18,7 +18,7 @@ from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _archives, _articles, _feeds, _files, _meta
-from ._files import BUCKETS
+from ._files import BUCKETS as BUCKETS, SECOND_NAME_STAMP as SECOND_NAME_STAMP  # re-exported
 from ._schema import connect, defer_indexes, restore_indexes, transaction
 
 log = logging.getLogger("feeds")
@@ -104,6 +104,10 @@ class Index:
 
     def listing_problems(self, stamp: int) -> list[tuple[str, str]]:
         return _files.listing_problems(self.db, stamp)
+
+    def holds_second_names(self) -> bool:
+        """Whether the walk met any file under a second name (see SECOND_NAME_STAMP)."""
+        return _files.holds_second_names(self.db)
 
     def listing_problem_buckets(self, stamp: int) -> set[int]:
         return _files.listing_problem_buckets(self.db, stamp)

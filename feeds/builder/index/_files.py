@@ -9,6 +9,10 @@ from typing import Iterable
 from ...records import Problem
 
 BUCKETS = 4096
+# The stamp of a name the walk gives no file under, the file being read under
+# another (a link, a hard link): kept so that a watcher knows an event there
+# matters, and never counted or reported as a file or a problem.
+SECOND_NAME_STAMP = -3
 
 
 def contribution(source: str, stamp: int) -> tuple[int, int]:
@@ -33,6 +37,11 @@ def unsettled_buckets(db: sqlite3.Connection) -> set[int]:
 def listing_problems(db: sqlite3.Connection, stamp: int) -> list[tuple[str, str]]:
     """(source, message) of every name not read (a loop, a folder read under another name): few."""
     return db.execute("SELECT source, problem FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,)).fetchall()
+
+
+def holds_second_names(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM files WHERE problem IS NOT NULL AND stamp = ? LIMIT 1",
+                      (SECOND_NAME_STAMP,)).fetchone() is not None
 
 
 def listing_problem_buckets(db: sqlite3.Connection, stamp: int) -> set[int]:
@@ -125,7 +134,7 @@ def stamps_of(db: sqlite3.Connection, sources: list[str]) -> dict[str, int]:
 def problems(db: sqlite3.Connection) -> list[Problem]:
     return [Problem(source, message) for source, message in
             db.execute("SELECT source, problem FROM files "
-                       "WHERE problem IS NOT NULL ORDER BY source")]
+                       "WHERE problem IS NOT NULL AND stamp != ? ORDER BY source", (SECOND_NAME_STAMP,))]
 
 
 def is_empty(db: sqlite3.Connection) -> bool:
@@ -139,9 +148,12 @@ def holds_at_least(db: sqlite3.Connection, files: int) -> bool:
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
     """(files, files with a problem)."""
     files = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-    return files, problem_count(db)
+    second_names = db.execute("SELECT COUNT(*) FROM files WHERE problem IS NOT NULL AND stamp = ?",
+                              (SECOND_NAME_STAMP,)).fetchone()[0]
+    return files - second_names, problem_count(db)
 
 
 def problem_count(db: sqlite3.Connection) -> int:
     """Files with a problem: read from the partial index of those, not the whole table."""
-    return db.execute("SELECT COUNT(*) FROM files WHERE problem IS NOT NULL").fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM files WHERE problem IS NOT NULL AND stamp != ?",
+                      (SECOND_NAME_STAMP,)).fetchone()[0]

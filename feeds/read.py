@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .pool import pooled_map
 from .records import Article, Limits, Problem
-from .walk import SECOND_NAME, _list_files, printable as _printable
+from .walk import _list_files, printable as _printable, second_name_of
 
 from .article import article_from, is_draft, item_id, parse_when, plain_title  # noqa: F401 - re-exported
 from .front_matter import USED_KEYS, Unreadable, front_matter  # noqa: F401 - re-exported
@@ -101,7 +101,7 @@ def read_collection(content_dir: Path, limits: Limits = Limits(), workers: int =
         for name, stamp in files:
             source = _printable(name)
             if isinstance(stamp, str):  # not read, and why (a second name of a file: no problem)
-                if stamp != SECOND_NAME:
+                if second_name_of(stamp) is None:
                     results[source] = Problem(source, stamp)
             else:
                 todo.append((os.path.join(top, name), source))

@@ -4,8 +4,9 @@ Symbolic links are followed, to folders and files, but every real folder is
 listed once and every real file given once, under the first name met in
 sorted order; a link that loops, or a folder met twice, is reported (as
 NotRead) naming the link. A file met again under a second name (a link, a
-hard link) comes as SECOND_NAME: not a problem, but a watcher must know that
-an event there, or the removal of a first name, changes what the walk gives. Hidden files and folders (.git, editors' swap
+hard link) comes as a reason naming the first (see second_name_of): not a
+problem, but a watcher must know that an event there, or on the first name,
+changes what the walk gives. Hidden files and folders (.git, editors' swap
 files), a repository's README/LICENSE/CHANGELOG/CONTRIBUTING and anything
 that is not a regular file (a fifo would block its reader) are not articles.
 """
@@ -49,7 +50,45 @@ class FlatFolder:
 
 
 # Not a problem (feeds check does not report it): the mark of a name the walk gives no file under.
-SECOND_NAME = NotRead("a second name of a file read under its first name (not read again)")
+SECOND_NAME = "a second name of the file read as "
+_SECOND_NAME_END = " (not read again)"
+
+
+def second_name_of(reason: str) -> str | None:
+    """The first name (printable) a SECOND_NAME reason names; None for any other reason."""
+    if reason.startswith(SECOND_NAME) and reason.endswith(_SECOND_NAME_END):
+        return reason[len(SECOND_NAME):-len(_SECOND_NAME_END)]
+    return None
+
+
+class _FirstNames:
+    """Which name each file was given under, found only once a file is met
+    twice: the fast path records no names (a million-file folder would pay
+    for a dict it never needs), so the first lookup lists those folders again
+    and from then on every name given is recorded."""
+
+    __slots__ = ("known", "unrecorded", "recording")
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, int], str] = {}
+        self.unrecorded: list[tuple[str, str, int]] = []  # (prefix, folder path, st_dev) of fast-path folders
+        self.recording = False
+
+    def reason(self, device: int, number: int) -> NotRead:
+        if (device, number) not in self.known and self.unrecorded:
+            for prefix, top, folder_device in self.unrecorded:
+                try:
+                    with os.scandir(top) as listing:
+                        for entry in listing:  # the fast path's articles: no links, no folders
+                            name = entry.name
+                            if name[0] != "." and name.endswith(ARTICLE_SUFFIX) and _is_regular(entry):
+                                self.known.setdefault((folder_device, entry.inode()), prefix + name)
+                except OSError:
+                    continue
+            self.unrecorded = []
+        self.recording = True
+        return NotRead(f"{SECOND_NAME}{printable(self.known.get((device, number), '?'))}{_SECOND_NAME_END}")
+
 _LOOP = NotRead("symbolic link loop: points to an enclosing folder (not followed)")
 _FOLDER_LOOP = NotRead("folder loop: the same folder as an enclosing folder (not followed)")
 
@@ -59,11 +98,11 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered:
     """(relative name, DirEntry) of every *.md under top, sorted, depth first;
     (relative name, reason) for what is not read: a folder that cannot be
     listed, a linked folder that would loop or was already read; (relative
-    name, SECOND_NAME) for a file met again.
+    name, reason naming the first name) for a file met again.
 
     Linked folders and files are followed, but each real folder is listed once
     and each real file, by (st_dev, st_ino), given once: under the first name
-    met. A file met again (a second link, a hard link) comes as SECOND_NAME; a
+    met. A file met again (a second link, a hard link) comes as a SECOND_NAME reason; a
     dangling link is ignored. `enclosing` holds the (st_dev, st_ino) of the
     folders above `top` when only a subtree is walked.
 
@@ -86,16 +125,16 @@ def _article_entries(top: str, prefix: str = "", enclosing: tuple = (), ordered:
         return
     ancestors = set(enclosing)
     ancestors.add(here)
-    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {}, ordered, batched)
+    yield from _walk(top, prefix, here, ancestors, {here: prefix}, {}, ordered, batched, _FirstNames())
 
 
 def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders: dict, files: dict,
-          ordered: bool = True, batched: bool = False):
+          ordered: bool, batched: bool, given_as: _FirstNames):
     """_article_entries of one real folder, `here`, already counted as read.
 
     ancestors: the real folders from the top down to here; folders: every real
     folder read so far -> its relative name; files: st_dev -> st_ino of every
-    file given so far.
+    file given so far; given_as: the names they were given under.
     """
     import stat
 
@@ -123,10 +162,11 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
     if given is None:
         given = files[device] = set()
     join = os.path.join
-    if not special:  # a folder of files only (a flat archive of a million): the fast path
+    if not special and not given_as.recording:  # a folder of files only (a flat archive of a million): the fast path
         if len(set(numbers)) == len(numbers) and given.isdisjoint(numbers):  # no file met twice
             given.update(numbers)
             del numbers
+            given_as.unrecorded.append((prefix, top, device))
             if ordered:  # (a warm scan only compares stamps: any order will do)
                 names.sort()
             if batched:
@@ -142,20 +182,26 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
     plain = sorted(zip(names, numbers))
     del names, numbers
     if not special:
+        known = given_as.known
         for name, number in plain:
             count = len(given)
             given.add(number)
             if len(given) > count:  # else the same file met again under another name: given once
+                known[device, number] = prefix + name
                 yield prefix + name, join(top, name)
             else:
-                yield prefix + name, SECOND_NAME
+                yield prefix + name, given_as.reason(device, number)
         return
     for name, number, entry in sorted([*((name, number, None) for name, number in plain), *special],
                                       key=_FIRST):
         if entry is None:
             count = len(given)
             given.add(number)
-            yield prefix + name, join(top, name) if len(given) > count else SECOND_NAME
+            if len(given) > count:
+                given_as.known[device, number] = prefix + name
+                yield prefix + name, join(top, name)
+            else:
+                yield prefix + name, given_as.reason(device, number)
             continue
         article = name.endswith(ARTICLE_SUFFIX) and name.lower() not in NOT_ARTICLES
         try:
@@ -171,7 +217,7 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
                 seen = files.get(target.st_dev)
                 if seen is None:
                     seen = files[target.st_dev] = set()
-                number = target.st_ino
+                number, target_device = target.st_ino, target.st_dev
             else:  # a fifo, a socket, a device: reading it could wait forever
                 continue
         except OSError:  # a dangling link, a link to itself, vanished
@@ -187,13 +233,16 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
             else:
                 inside = folders[real] = f"{prefix}{name}/"
                 ancestors.add(real)
-                yield from _walk(entry.path, inside, real, ancestors, folders, files, ordered, batched)
+                yield from _walk(entry.path, inside, real, ancestors, folders, files, ordered, batched, given_as)
                 ancestors.discard(real)
             continue
         count = len(seen)
         seen.add(number)
-        # Else the same file met again under another name: given once.
-        yield prefix + name, entry.path if len(seen) > count else SECOND_NAME
+        if len(seen) > count:
+            given_as.known[target_device, number] = prefix + name
+            yield prefix + name, entry.path
+        else:  # the same file met again under another name: given once
+            yield prefix + name, given_as.reason(target_device, number)
 
 
 def printable(name: str) -> str:

@@ -285,7 +285,26 @@ def _second_name_cases():
             return [path]
         return change
 
+    def replace_by_new_file(name):
+        def change(content):
+            new = write_article(content.parent / "elsewhere", "new.md", title="Replacing story",
+                                webUrl="https://example.com/replacing", topics=["AI"])
+            os.replace(new, content / name)  # an editor's save: a new file moved over the name
+            return [content / name]
+        return change
+
+    def hard_link_over_other(content):  # ln -f: m.md becomes a name of z.md's file, and is read first
+        os.unlink(content / "m.md")
+        os.link(content / "z.md", content / "m.md")
+        return [content / "m.md"]
+
+    def nothing(content):
+        pass
+
     return {
+        "symlink, its first name replaced by a file": (symlink_first, replace_by_new_file("0.md")),
+        "hard link, its first name replaced by a file": (hard_link, replace_by_new_file("a.md")),
+        "a known name made a hard link of another file": (nothing, hard_link_over_other),
         "symlink, its first name removed": (symlink_first, remove("0.md")),
         "symlink, edited under its second name": (symlink_first, edit_in_place("z.md")),
         "symlink, its second name removed": (symlink_first, remove("z.md")),
@@ -329,6 +348,13 @@ def test_a_change_to_a_file_with_a_second_name_gives_a_cold_builds_output(tmp_pa
     assert builder.index.counts() == (2, 0) and builder.problems() == []  # a second name: no problem
     paths = change(content)
     builder.build([str(path) for path in paths])
+    if case == "a known name made a hard link of another file":  # then edited in place through it
+        path = content / "m.md"
+        text = path.read_text().replace("title: First title", "title: Edited title")
+        with open(path, "r+") as file:
+            file.write(text)
+            file.truncate()
+        builder.build([str(path)])
     cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
     cold.build()
     assert builder.index.counts() == cold.index.counts()
@@ -337,29 +363,34 @@ def test_a_change_to_a_file_with_a_second_name_gives_a_cold_builds_output(tmp_pa
     cold.close()
 
 
-@pytest.mark.parametrize("kind", ["hard link", "symbolic link"])
+@pytest.mark.parametrize("kind", ["hard link", "symbolic link", "linked folder"])
 def test_a_new_second_name_or_a_folder_holding_one_publishes_nothing_twice(tmp_path, monkeypatch, kind):
     """A hard link made in the folder, or a folder moved in that links to an
-    article already read: the article stays published once."""
+    article or a folder already read: the article stays published once, and
+    the link to a folder read already is reported as a cold build reports it."""
     import feeds.builder.scan as scan
     monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
     content = tmp_path / "content"
-    write_article(content, "a.md", title="Only story", webUrl="https://example.com/a", topics=["AI"])
+    write_article(content, "sub/a.md", title="Only story", webUrl="https://example.com/a", topics=["AI"])
     builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
     builder.build()
     if kind == "hard link":
-        os.link(content / "a.md", content / "b.md")
-        events = [content / "b.md"]
+        os.link(content / "sub" / "a.md", content / "sub" / "b.md")
+        events = [content / "sub" / "b.md"]
     else:
         moved = tmp_path / "moved"
         moved.mkdir()
-        (moved / "again.md").symlink_to(content / "a.md")
+        if kind == "symbolic link":
+            (moved / "again.md").symlink_to(content / "sub" / "a.md")
+        else:
+            (moved / "link").symlink_to(content / "sub")
         moved.rename(content / "moved")
         events = [content / "moved"]
     builder.build([str(path) for path in events])
-    assert builder.index.counts() == (1, 0)
     cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
     cold.build()
+    assert builder.index.counts() == cold.index.counts() == (1, 1 if kind == "linked folder" else 0)
+    assert builder.problems() == cold.problems()
     assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
     builder.close()
     cold.close()

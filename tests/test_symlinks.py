@@ -147,12 +147,27 @@ def test_a_file_reached_twice_is_read_once_under_the_first_name(content):
     os.link(content / "b.md", content / "e.md")  # a hard link: the same file too
     listing = listed(content, stamps=True)
     assert names(listing) == ["a.md"]
-    second = "a second name of a file read under its first name (not read again)"
+    second = "a second name of the file read as a.md (not read again)"
     assert problems(listing) == [("b.md", second), ("c.md", second), ("e.md", second), ("more/d.md", second)]
     # Not a problem to read or report: the file is published once, under a.md.
     report = in_child(f"r = read_collection(Path({str(content)!r}))\n"
                       "result = [[a.source for a in r.articles], [str(p) for p in r.problems]]")
     assert report == [["a.md"], []]
+
+
+def test_a_second_name_names_the_first_even_in_a_folder_of_plain_files(content):
+    """Folders of plain files are walked without noting each file's name (the
+    fast path of a million-file folder); a second name met later still names
+    the first, and from then on every name is noted."""
+    for name in ("flat/x.md", "flat/y.md", "later/p.md", "later/q.md"):
+        article(content, name)
+    link(content / "links" / "to-x.md", "../flat/x.md")
+    (content / "zz").mkdir()
+    os.link(content / "later" / "p.md", content / "zz" / "p.md")  # later/ was walked by then: its names relisted
+    listing = listed(content, stamps=False)
+    assert names(listing) == ["flat/x.md", "flat/y.md", "later/p.md", "later/q.md"]
+    assert problems(listing) == [("links/to-x.md", "a second name of the file read as flat/x.md (not read again)"),
+                                 ("zz/p.md", "a second name of the file read as later/p.md (not read again)")]
 
 
 def test_linked_files_and_folders_outside_the_content_folder_are_published(content, outside):

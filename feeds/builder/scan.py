@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..read import Limits, _printable, parse_stream
-from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, SECOND_NAME, NotRead, article_entries
+from ..walk import ARTICLE_SUFFIX, NOT_ARTICLES, SECOND_NAME, NotRead, article_entries, second_name_of
 from ..records import Problem
 from .index import SECOND_NAME_STAMP, Index
 from .stamps import LISTING_PROBLEM, VANISHED, _paired, _SharedScan, _stamp, _stamp_share
@@ -76,6 +76,8 @@ def full_scan(index: Index, content: Path, limits: Limits, jobs: int = 1, progre
     # A name not read because its folder was met first under another name depends on that
     # other name: when anything changed, each such problem is looked at again.
     differing |= index.listing_problem_buckets(LISTING_PROBLEM)
+    # So does a second name, which names the first: another name may be first now.
+    differing |= index.listing_problem_buckets(SECOND_NAME_STAMP)
     if shares is not None:
         changed = shares.entries(differing)
     else:
@@ -104,7 +106,7 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             known[source] = stamp  # a file, or what a folder in its place replaced
         if os.path.isdir(path):
             found = _stamped(article_entries(top, name))
-            if any(_may_have_other_names(os.path.join(top, inside), value) for inside, value in found.items()):
+            if _may_have_other_names(top, name, found):
                 return full_scan(index, content, limits)
             listing.update(found)
             known.update(index.stamps(under=source))
@@ -116,7 +118,7 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             except OSError:
                 pass  # gone again: known but not listed, so removed
             else:
-                if stamp is None and listing[name].st_nlink > 1:  # a new name for a file the walk may give elsewhere
+                if listing[name].st_nlink > 1:  # a file the walk may give under another name
                     return full_scan(index, content, limits)
         # Removed or moved away, or a file now where a folder was (a folder may be named "x.md"):
         # whatever the index had below that name is gone.
@@ -132,17 +134,18 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
     one (the index knows it as a listing problem); an article file gone that the
     index never had (read under another name); a name gone under which a folder
     met again elsewhere was read (that folder is read under its next name now);
-    a file's second name (the walk gives the file under its first); any name gone
-    when the walk met a file under a second name (it may have been that file's
-    first name, the one it is read under)."""
+    a file's second name (the walk gives the file under its first); the first
+    name of a file met under other names, or a folder holding one (removed,
+    replaced or edited, which of the names is read may change)."""
     if os.path.islink(path):
         return True
     if not os.path.lexists(path):
         first = f" as {source}/ ("  # how the walk's messages name the folder's first name
         if any(first in message for _, message in index.listing_problems(LISTING_PROBLEM)):
             return True
-        # A first name is not told from others after its removal: the inode is gone with it.
-        if index.holds_second_names():
+    for _, message in index.listing_problems(SECOND_NAME_STAMP):
+        named = second_name_of(message)
+        if named is None or named == "?" or named == source or named.startswith(source + "/"):
             return True
     parts = source.split("/")
     for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in
@@ -152,12 +155,29 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
             and not index.stamps(under=source))
 
 
-def _may_have_other_names(path: str, value) -> bool:
+def _may_have_other_names(top: str, folder: str, found: dict) -> bool:
     """Whether a file just listed in a folder moved in may be met under another
-    name too (a link, a hard link), which only the whole walk tells apart."""
-    if value.__class__ is NotRead:
-        return value == SECOND_NAME
-    return value.st_nlink > 1 or os.path.islink(path)
+    name too (a link, a hard link, a linked folder on its way), which only the
+    whole walk tells apart: its walk knows nothing of the rest of the folder."""
+    links: dict[str, bool] = {}
+
+    def linked(name: str) -> bool:
+        if name not in links:
+            links[name] = os.path.islink(os.path.join(top, name))
+        return links[name]
+    for name, value in found.items():
+        if value.__class__ is NotRead:
+            if value.startswith(SECOND_NAME):
+                return True
+            continue
+        if value.st_nlink > 1 or linked(name):
+            return True
+        parent = os.path.dirname(name)
+        while len(parent) > len(folder):  # the folders between the event's folder and the file
+            if linked(parent):
+                return True
+            parent = os.path.dirname(parent)
+    return False
 
 
 def _stamped(entries) -> dict:
@@ -218,6 +238,7 @@ def _listing_messages(index: Index):
         nonlocal found
         if found is None:
             found = {problem.source: problem.message for problem in index.problems()}
+            found.update(index.listing_problems(SECOND_NAME_STAMP))
         return found.get(source)
     return told
 
@@ -235,12 +256,10 @@ def _changed(content: Path, listing, known: dict[str, int], problems: list, told
         source = name if name.isascii() and "\\" not in name else _printable(name)
         was = pop(source, None)
         if entry.__class__ is NotRead:  # a folder that cannot be listed, a link loop, a second name...
-            if entry == SECOND_NAME:
-                if was != SECOND_NAME_STAMP:
-                    problems.append((source, SECOND_NAME_STAMP, Problem(source, str(entry))))
-            # The same kind of problem may have another cause now ("already read as" a link since removed).
-            elif was != LISTING_PROBLEM or told(source) != str(entry):
-                problems.append((source, LISTING_PROBLEM, Problem(source, str(entry))))
+            kind = SECOND_NAME_STAMP if entry.startswith(SECOND_NAME) else LISTING_PROBLEM
+            # The same kind may have another cause now ("already read as" a link since removed).
+            if was != kind or told(source) != str(entry):
+                problems.append((source, kind, Problem(source, str(entry))))
             continue
         value = entry if entry.__class__ is int else _stamp(entry, racy)  # int: stamped in a child process
         if value == VANISHED:

@@ -176,7 +176,7 @@ def _stamp(path, racy: int) -> int:
     LISTING_PROBLEM for a name not read, SECOND_NAME_STAMP for a file's
     second name, VANISHED for a file gone."""
     if path.__class__ is NotRead:
-        return SECOND_NAME_STAMP if path == SECOND_NAME else LISTING_PROBLEM
+        return SECOND_NAME_STAMP if path.startswith(SECOND_NAME) else LISTING_PROBLEM
     try:
         stat = path if path.__class__ is os.stat_result else os.stat(path)
     except OSError:

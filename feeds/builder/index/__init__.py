@@ -105,10 +105,6 @@ class Index:
     def listing_problems(self, stamp: int) -> list[tuple[str, str]]:
         return _files.listing_problems(self.db, stamp)
 
-    def holds_second_names(self) -> bool:
-        """Whether the walk met any file under a second name (see SECOND_NAME_STAMP)."""
-        return _files.holds_second_names(self.db)
-
     def listing_problem_buckets(self, stamp: int) -> set[int]:
         return _files.listing_problem_buckets(self.db, stamp)
 

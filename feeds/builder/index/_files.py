@@ -39,11 +39,6 @@ def listing_problems(db: sqlite3.Connection, stamp: int) -> list[tuple[str, str]
     return db.execute("SELECT source, problem FROM files WHERE problem IS NOT NULL AND stamp = ?", (stamp,)).fetchall()
 
 
-def holds_second_names(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT 1 FROM files WHERE problem IS NOT NULL AND stamp = ? LIMIT 1",
-                      (SECOND_NAME_STAMP,)).fetchone() is not None
-
-
 def listing_problem_buckets(db: sqlite3.Connection, stamp: int) -> set[int]:
     """Buckets holding a name not read (a loop, a folder read under another name): few, through
     the index of files with problems."""

@@ -65,7 +65,8 @@ class _FirstNames:
     """Which name each file was given under, found only once a file is met
     twice: the fast path records no names (a million-file folder would pay
     for a dict it never needs), so the first lookup lists those folders again
-    and from then on every name given is recorded."""
+    and from then on every name given is recorded (the rest of that walk takes
+    the slower path, which names each file)."""
 
     __slots__ = ("known", "unrecorded", "recording")
 
@@ -80,9 +81,8 @@ class _FirstNames:
                 try:
                     with os.scandir(top) as listing:
                         for entry in listing:  # the fast path's articles: no links, no folders
-                            name = entry.name
-                            if name[0] != "." and name.endswith(ARTICLE_SUFFIX) and _is_regular(entry):
-                                self.known.setdefault((folder_device, entry.inode()), prefix + name)
+                            if _is_article_name(entry.name) and _is_regular(entry):
+                                self.known.setdefault((folder_device, entry.inode()), prefix + entry.name)
                 except OSError:
                     continue
             self.unrecorded = []
@@ -154,6 +154,7 @@ def _walk(top: str, prefix: str, here: tuple[int, int], ancestors: set, folders:
     special = [(entry.name, 0, entry) for entry, is_regular in zip(entries, regular) if not is_regular]
     articles = [entry for entry, is_regular in zip(entries, regular) if is_regular and
                 entry.name.endswith(ARTICLE_SUFFIX) and (len(entry.name) >= 16 or entry.name.lower() not in NOT_ARTICLES)]
+    # (_is_article_name, inline: this runs once per file of the folder.)
     names = [entry.name for entry in articles]
     numbers = [entry.inode() for entry in articles]  # d_ino; the entries are not kept
     del entries, regular, articles
@@ -253,6 +254,11 @@ def printable(name: str) -> str:
     if name.isascii() and "\\" not in name:  # no undecodable bytes (they are kept as non-ASCII surrogates)
         return name
     return os.fsencode(name).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def _is_article_name(name: str) -> bool:
+    """Whether a file of this name is an article (when it is a regular file)."""
+    return name[0] != "." and name.endswith(ARTICLE_SUFFIX) and (len(name) >= 16 or name.lower() not in NOT_ARTICLES)
 
 
 def _is_regular(entry: os.DirEntry) -> bool:

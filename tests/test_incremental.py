@@ -301,7 +301,28 @@ def _second_name_cases():
     def nothing(content):
         pass
 
+    def symlink_into_folder(content):  # 0.md -> d/z.md: read as 0.md, d/z.md a second name
+        (content / "d").mkdir()
+        os.rename(content / "z.md", content / "d" / "z.md")
+        (content / "0.md").symlink_to("d/z.md")
+
+    def move_folder_out(content):
+        os.rename(content / "d", content.parent / "away")
+        return [content / "d"]
+
+    def hard_link_not_an_article_name(content):  # notes.txt: never walked, no second name
+        os.link(content / "z.md", content / "notes.txt")
+
+    def readme_in_an_earlier_folder(content):  # c/README.md is no article: z.md is read as d/a.md
+        for folder in ("c", "d"):
+            (content / folder).mkdir()
+        os.link(content / "z.md", content / "c" / "README.md")
+        os.link(content / "z.md", content / "d" / "a.md")
+
     return {
+        "a folder holding the target of a first name moved out": (symlink_into_folder, move_folder_out),
+        "hard link named as no article, edited there": (hard_link_not_an_article_name, edit_in_place("notes.txt")),
+        "hard link, its first name removed, a README.md its third": (readme_in_an_earlier_folder, remove("d/a.md")),
         "symlink, its first name replaced by a file": (symlink_first, replace_by_new_file("0.md")),
         "hard link, its first name replaced by a file": (hard_link, replace_by_new_file("a.md")),
         "a known name made a hard link of another file": (nothing, hard_link_over_other),
@@ -391,6 +412,28 @@ def test_a_new_second_name_or_a_folder_holding_one_publishes_nothing_twice(tmp_p
     cold.build()
     assert builder.index.counts() == cold.index.counts() == (1, 1 if kind == "linked folder" else 0)
     assert builder.problems() == cold.problems()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()
+
+
+def test_moving_out_the_folder_holding_the_link_a_folder_was_read_under_publishes_it(tmp_path, monkeypatch):
+    """"e/a -> ../k": k/ is "already read as e/a/". Moving e/ away (one event,
+    for e) leaves k/ to be read under its own name."""
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "k/x.md", title="Linked story", webUrl="https://example.com/x", topics=["AI"])
+    (content / "e").mkdir()
+    (content / "e" / "a").symlink_to("../k")
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    assert [problem.source for problem in builder.problems()] == ["k"]
+    os.rename(content / "e", tmp_path / "away")
+    builder.build([str(content / "e")])
+    assert builder.problems() == [] and builder.index.counts() == (1, 0)
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
     assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
     builder.close()
     cold.close()

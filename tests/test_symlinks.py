@@ -308,3 +308,16 @@ def test_a_warm_check_names_the_folder_a_problem_is_about_as_a_cold_check_does(t
         warm, cold = checks()
         assert warm == cold, f"step {number}: warm\n{warm}\ncold\n{cold}"
     assert "already read" not in warm  # the folder is read as itself again
+
+
+def test_a_second_name_never_names_a_file_that_is_no_article_as_the_first(content):
+    """c/README.md is not an article: the file it shares with d/a.md is read as
+    d/a.md, and its second name names d/a.md, even though c/ was walked first."""
+    article(content, "z.md")
+    article(content, "c/other.md")
+    (content / "d").mkdir()
+    os.link(content / "z.md", content / "c" / "README.md")
+    os.link(content / "z.md", content / "d" / "a.md")
+    listing = listed(content, stamps=False)
+    assert names(listing) == ["c/other.md", "d/a.md"]
+    assert problems(listing) == [("z.md", "a second name of the file read as d/a.md (not read again)")]

@@ -9,6 +9,7 @@ million files never holds a million records.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,8 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
     top = str(content)
     listing: dict[str, object] = {}
     known: dict[str, int] = {}
+    # Few rows (loops, folders and files met twice), looked up once for every path.
+    problems = index.listing_problems(LISTING_PROBLEM), index.listing_problems(SECOND_NAME_STAMP)
     for path in sorted(set(paths)):
         relative = os.path.relpath(path, top)
         if relative == ".":
@@ -99,7 +102,7 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             continue
         name = relative.replace(os.sep, "/")
         source = _printable(name)
-        if _read_under_another_name(index, path, source):
+        if _read_under_another_name(index, path, source, *problems):
             return full_scan(index, content, limits)
         stamp = index.stamp(source)
         if stamp is not None:
@@ -112,21 +115,25 @@ def targeted_scan(index: Index, content: Path, paths: Iterable[str], limits: Lim
             known.update(index.stamps(under=source))
             continue
         base = os.path.basename(name)
-        if base.endswith(ARTICLE_SUFFIX) and base.lower() not in NOT_ARTICLES and os.path.isfile(path):
-            try:
-                listing[name] = os.stat(path)
-            except OSError:
-                pass  # gone again: known but not listed, so removed
-            else:
-                if listing[name].st_nlink > 1:  # a file the walk may give under another name
-                    return full_scan(index, content, limits)
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None  # gone (again): known but not listed, so removed
+        if info is not None and info.st_nlink > 1 and stat.S_ISREG(info.st_mode):
+            # A file the walk may give under another name (an article's hard link named
+            # README.md or notes.txt too: the article's own name has no event).
+            return full_scan(index, content, limits)
+        if info is not None and stat.S_ISREG(info.st_mode) and base.endswith(ARTICLE_SUFFIX) \
+                and base.lower() not in NOT_ARTICLES:
+            listing[name] = info
         # Removed or moved away, or a file now where a folder was (a folder may be named "x.md"):
         # whatever the index had below that name is gone.
         known.update(index.stamps(under=source))
     return _apply(index, content, listing.items(), known, limits, jobs=1, progress=None, fresh=False)
 
 
-def _read_under_another_name(index: Index, path: str, source: str) -> bool:
+def _read_under_another_name(index: Index, path: str, source: str, folder_problems: list[tuple[str, str]],
+                             second_names: list[tuple[str, str]]) -> bool:
     """Whether an event names something the walk may read under another name,
     or not at all, so that only a full scan tells what changed: a symbolic
     link (the walk reads each file and folder once, under the first name it
@@ -136,16 +143,18 @@ def _read_under_another_name(index: Index, path: str, source: str) -> bool:
     met again elsewhere was read (that folder is read under its next name now);
     a file's second name (the walk gives the file under its first); the first
     name of a file met under other names, or a folder holding one (removed,
-    replaced or edited, which of the names is read may change)."""
+    replaced or edited, which of the names is read may change), or a folder
+    holding a second name (its first may be a link outside the folder)."""
     if os.path.islink(path):
         return True
+    below = source + "/"
     if not os.path.lexists(path):
-        first = f" as {source}/ ("  # how the walk's messages name the folder's first name
-        if any(first in message for _, message in index.listing_problems(LISTING_PROBLEM)):
+        first = f" as {below}"  # how the walk's messages name a folder's first name, or one inside it
+        if any(first in message for _, message in folder_problems):
             return True
-    for _, message in index.listing_problems(SECOND_NAME_STAMP):
+    for second, message in second_names:
         named = second_name_of(message)
-        if named is None or named == "?" or named == source or named.startswith(source + "/"):
+        if named is None or named == "?" or named == source or named.startswith(below) or second.startswith(below):
             return True
     parts = source.split("/")
     for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in

@@ -437,3 +437,80 @@ def test_moving_out_the_folder_holding_the_link_a_folder_was_read_under_publishe
     assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
     builder.close()
     cold.close()
+
+
+def _linked_empty_folder(content):  # e/ holds no article; q/a -> ../e: "links to a folder already read as e/"
+    (content / "e").mkdir()
+    (content / "q").mkdir()
+    (content / "q" / "a").symlink_to("../e")
+
+
+
+@pytest.mark.parametrize("events", [True, False])
+@pytest.mark.parametrize("case", ["a folder holding a link renamed", "a link renamed", "a folder with a link moved in"])
+def test_what_the_walk_says_of_a_name_follows_a_renamed_link_even_with_no_article_below(tmp_path, monkeypatch, case,
+                                                                                       events):
+    """Problems that name another folder ("already read as a/") change when a
+    link is renamed, although no article's stamp does: a warm scan, or the
+    events of the change, report them as a cold build does."""
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
+    if case == "a link renamed":
+        (content / "e").mkdir()
+        (content / "a").symlink_to("e")
+    elif case == "a folder holding a link renamed":
+        _linked_empty_folder(content)
+    else:
+        (content / "e").mkdir()
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    if case == "a link renamed":
+        os.rename(content / "a", content / "b")
+        paths = [content / "a", content / "b"]
+    elif case == "a folder holding a link renamed":
+        os.rename(content / "q", content / "b")  # now e/ is "already read as b/a/"
+        paths = [content / "q", content / "b"]
+    else:
+        moved = tmp_path / "y"
+        moved.mkdir()
+        (moved / "l").symlink_to(content / "e")
+        write_article(moved, "x.md", title="Moved", webUrl="https://example.com/x", topics=["AI"])
+        moved.rename(content / "y")
+        paths = [content / "y"]
+    builder.build([str(path) for path in paths] if events else None)
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert builder.problems() == cold.problems() != []
+    assert builder.index.counts() == cold.index.counts()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()
+
+
+def test_an_index_of_version_5_has_its_bucket_sums_computed_again(tmp_path, monkeypatch):
+    """Version 6 counts what the walk says of a name with its message: an index
+    written before has every sum computed again when opened, so that a warm
+    scan finds nothing changed instead of comparing those buckets for ever."""
+    import sqlite3
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
+    (content / "e").mkdir()
+    (content / "a").symlink_to("e")  # a problem row: e/ "already read as a/"
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    sums = builder.index.bucket_sums()
+    index_file = builder.index.path
+    builder.close()
+    db = sqlite3.connect(index_file, isolation_level=None)
+    db.execute("UPDATE bucket_sums SET total = total + 1")  # sums as version 5 counted them: not these
+    db.execute("PRAGMA user_version = 5")
+    db.close()
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    assert builder.index.bucket_sums() == sums
+    result = builder.build()
+    assert result.scan.read == 0 and result.scan.removed == 0
+    builder.close()

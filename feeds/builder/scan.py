@@ -165,27 +165,34 @@ def _read_under_another_name(index: Index, path: str, source: str, folder_proble
 
 
 def _may_have_other_names(top: str, folder: str, found: dict) -> bool:
-    """Whether a file just listed in a folder moved in may be met under another
-    name too (a link, a hard link, a linked folder on its way), which only the
-    whole walk tells apart: its walk knows nothing of the rest of the folder."""
-    links: dict[str, bool] = {}
-
-    def linked(name: str) -> bool:
-        if name not in links:
-            links[name] = os.path.islink(os.path.join(top, name))
-        return links[name]
-    for name, value in found.items():
+    """Whether a folder just moved in holds what the whole walk may read under
+    another name, or report otherwise: a file met twice, a hard-linked file, or
+    any link (to a file, or to a folder read elsewhere, even one holding no
+    article), as its own walk knows nothing of the rest of the folder."""
+    for value in found.values():
         if value.__class__ is NotRead:
             if value.startswith(SECOND_NAME):
                 return True
-            continue
-        if value.st_nlink > 1 or linked(name):
+        elif value.st_nlink > 1:
             return True
-        parent = os.path.dirname(name)
-        while len(parent) > len(folder):  # the folders between the event's folder and the file
-            if linked(parent):
-                return True
-            parent = os.path.dirname(parent)
+    return _holds_links(os.path.join(top, folder))
+
+
+def _holds_links(path: str) -> bool:
+    """Whether any entry below path, hidden ones aside, is a symbolic link (links not followed)."""
+    todo = [path]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as listing:
+                for entry in listing:
+                    if entry.name[0] == ".":
+                        continue
+                    if entry.is_symlink():
+                        return True
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
     return False
 
 

@@ -9,9 +9,7 @@ import zlib
 
 from ..read import _printable
 from ..walk import SECOND_NAME, FlatFolder, NotRead, _not_read, article_entries
-from .index import BUCKETS, SECOND_NAME_STAMP
-
-LISTING_PROBLEM = -1  # the stamp of a folder that cannot be listed, a link loop, ...
+from .index import BUCKETS, LISTING_PROBLEM, SECOND_NAME_STAMP, message_crc
 VANISHED = -2  # the stamp of a file gone between listing and stat
 
 
@@ -153,7 +151,11 @@ def _stamp_share(entries, racy: int, share: int, jobs: int):
         value = _stamp(path, racy)
         add_value(value)
         add_bucket(bucket)
-        add_name(_not_read(str(path), name) if path.__class__ is NotRead else name)  # see _paired
+        if path.__class__ is NotRead:  # counted with what the walk says (see index contribution)
+            add_name(_not_read(str(path), name))  # see _paired
+            sums[bucket] = get(bucket, 0) + hash((crc, value, message_crc(str(path))))
+            continue
+        add_name(name)
         sums[bucket] = get(bucket, 0) + hash((crc, value))
     return values, buckets, sums, names
 

@@ -18,7 +18,8 @@ from ...collect import MAIN_FEED_PATH, most_used
 from ...exceptions import ArticleIndexError
 from ...records import Article, Feed, Problem
 from . import _archives, _articles, _feeds, _files, _meta
-from ._files import BUCKETS as BUCKETS, SECOND_NAME_STAMP as SECOND_NAME_STAMP  # re-exported
+from ._files import (BUCKETS as BUCKETS, LISTING_PROBLEM as LISTING_PROBLEM,  # re-exported
+                     SECOND_NAME_STAMP as SECOND_NAME_STAMP, message_crc as message_crc)
 from ._schema import connect, defer_indexes, restore_indexes, transaction
 
 log = logging.getLogger("feeds")
@@ -57,6 +58,9 @@ class Index:
                 self.db = connect(str(path), identity)
             with transaction(self.db):
                 _files.fill_buckets(self.db)
+                if _meta.get(self.db, "sums_outdated"):
+                    _files.sum_again(self.db)
+                    _meta.delete(self.db, "sums_outdated")
             if self.get_meta("links_uncounted"):  # a cold build was cut short
                 self.finish_bulk()
         except (OSError, sqlite3.Error) as error:

@@ -9,16 +9,26 @@ from typing import Iterable
 from ...records import Problem
 
 BUCKETS = 4096
+LISTING_PROBLEM = -1  # the stamp of a folder that cannot be listed, a link loop, ...
 # The stamp of a name the walk gives no file under, the file being read under
 # another (a link, a hard link): kept so that a watcher knows an event there
 # matters, and never counted or reported as a file or a problem.
 SECOND_NAME_STAMP = -3
+WALK_STAMPS = (LISTING_PROBLEM, SECOND_NAME_STAMP)  # what the walk says of a name, in its message
 
 
-def contribution(source: str, stamp: int) -> tuple[int, int]:
-    """(bucket, what the file adds to its bucket's sum): the same in every process."""
+def contribution(source: str, stamp: int, message: str | None = None) -> tuple[int, int]:
+    """(bucket, what the file adds to its bucket's sum): the same in every process.
+    What the walk says of a name counts with its message, which can change alone
+    ("already read as a/", then as b/ once the link is renamed)."""
     crc = zlib.crc32(source.encode("utf-8", "surrogateescape"))
+    if stamp in WALK_STAMPS:
+        return crc & (BUCKETS - 1), hash((crc, stamp, message_crc(message or "")))
     return crc & (BUCKETS - 1), hash((crc, stamp))
+
+
+def message_crc(message: str) -> int:
+    return zlib.crc32(message.encode("utf-8", "surrogateescape"))
 
 
 def _signed(value: int) -> int:
@@ -59,16 +69,27 @@ def stamps_in(db: sqlite3.Connection, buckets: Iterable[int]) -> dict[str, int]:
 
 def fill_buckets(db: sqlite3.Connection) -> None:
     """After the migration to version 2: buckets and sums of the files already indexed."""
-    rows = db.execute("SELECT source, stamp FROM files WHERE bucket = -1").fetchall()
+    rows = db.execute("SELECT source, stamp, problem FROM files WHERE bucket = -1").fetchall()
     if not rows:
         return
     sums: Counter = Counter(bucket_sums(db))
     updates = []
-    for source, value in rows:
-        bucket, part = contribution(source, value)
+    for source, value, problem in rows:
+        bucket, part = contribution(source, value, problem)
         sums[bucket] += part
         updates.append((bucket, source))
     db.executemany("UPDATE files SET bucket = ? WHERE source = ?", updates)
+    _save_sums(db, sums)
+
+
+def sum_again(db: sqlite3.Connection) -> None:
+    """Every bucket's sum computed afresh from its files (after the migration to
+    version 6, which counts what the walk says of a name with its message)."""
+    sums: Counter = Counter()
+    for source, value, problem in db.execute("SELECT source, stamp, problem FROM files"):
+        bucket, part = contribution(source, value, problem)
+        sums[bucket] += part
+    db.execute("DELETE FROM bucket_sums")
     _save_sums(db, sums)
 
 
@@ -97,13 +118,13 @@ def replace(db: sqlite3.Connection, rows: list[tuple[str, int, str | None]], rem
     """Store (source, stamp, problem) rows and forget removed sources, keeping
     the bucket sums right. `fresh`: none of the rows' sources is stored yet."""
     changes: Counter = Counter()
-    old = {} if fresh else stamps_of(db, [row[0] for row in rows] + removed)
-    for source, value in old.items():
-        bucket, part = contribution(source, value)
+    old = {} if fresh else _stamps_and_problems(db, [row[0] for row in rows] + removed)
+    for source, (value, problem) in old.items():
+        bucket, part = contribution(source, value, problem)
         changes[bucket] -= part
     stored = []
     for source, value, problem in rows:
-        bucket, part = contribution(source, value)
+        bucket, part = contribution(source, value, problem)
         changes[bucket] += part
         stored.append((source, value, problem, bucket))
     db.executemany("DELETE FROM files WHERE source = ?", ((source,) for source in removed))
@@ -117,12 +138,12 @@ def replace(db: sqlite3.Connection, rows: list[tuple[str, int, str | None]], rem
         _save_sums(db, {bucket: sums[bucket] for bucket in changes})
 
 
-def stamps_of(db: sqlite3.Connection, sources: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _stamps_and_problems(db: sqlite3.Connection, sources: list[str]) -> dict[str, tuple[int, str | None]]:
+    found: dict[str, tuple[int, str | None]] = {}
     for start in range(0, len(sources), 500):
         part = sources[start:start + 500]
-        found.update(db.execute(f"SELECT source, stamp FROM files WHERE source IN ({', '.join('?' * len(part))})",
-                                part))
+        found.update((source, (value, problem)) for source, value, problem in db.execute(
+            f"SELECT source, stamp, problem FROM files WHERE source IN ({', '.join('?' * len(part))})", part))
     return found
 
 

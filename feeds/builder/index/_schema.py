@@ -131,6 +131,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (feed, key)
     ) WITHOUT ROWID;
     """,
+    # 5 -> 6: what the walk says of a name counts in its bucket's sum with its message
+    # (_files.contribution): every sum is computed again once (see Index.__init__)
+    """
+    INSERT OR REPLACE INTO meta VALUES ('sums_outdated', '1');
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

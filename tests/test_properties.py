@@ -286,11 +286,17 @@ limits = st.builds(Limits, max_summary_chars=st.integers(1, 1000), max_title_cha
 
 # --- Reading: an Article or a Problem, never an exception ---------------------------
 
-def check_result(result, source: str, secrets: list[str], limits: Limits = Limits()) -> None:
-    """What parse_article promises whatever the bytes were."""
+def check_result(result, source: str, secrets: list[str], limits: Limits = Limits(), elsewhere: bytes = b"") -> None:
+    """What parse_article promises whatever the bytes were. `elsewhere`: the
+    file's text outside its secured lines, which a report may quote (a generated
+    value can coincide with part of a generated secret: "0000...A" as a date
+    and inside "S3CR3T0000...")."""
     assert isinstance(result, (Article, Problem)), result
     assert result.source == source
     scanner = SecretScanner(secrets) if secrets else None
+    if scanner and elsewhere:
+        scanner.windows = {window for window in scanner.windows if window not in elsewhere}
+        scanner.secrets = [secret for secret in scanner.secrets if secret not in elsewhere]
     if isinstance(result, Problem):
         event("skipped")
         assert result.skipped
@@ -375,10 +381,14 @@ def raw_example(key: str, value: str) -> tuple[list[str], bytes]:
 @example(raw_example("published", "!!bool maybe"))
 @example(raw_example("title", "!!int ''"))
 @example(raw_example("secured", f"!!int {EXAMPLE_SECRET}"))  # the error would quote the secret
+@example((["S3CR3T000000000000000000000000"], b"---\n\ntitle: 0\npublishedDateTime: 00000000000000000000A\n"
+          b"webUrl: 0\nsecured: S3CR3T000000000000000000000000\n---\n"))  # a date like part of the secret: no leak
 def test_raw_and_malformed_front_matter_gives_an_article_or_a_reported_skip(file):
     secrets, data = file
     note(data.decode("utf-8", "replace"))
-    check_result(parse_article(data, "raw.md"), "raw.md", secrets)
+    elsewhere = b"\n".join(line for line in data.split(b"\n")
+                           if not any(secret.encode() in line for secret in secrets))
+    check_result(parse_article(data, "raw.md"), "raw.md", secrets, elsewhere=elsewhere)
 
 
 @given(mangled_files())

@@ -514,3 +514,54 @@ def test_an_index_of_version_5_has_its_bucket_sums_computed_again(tmp_path, monk
     result = builder.build()
     assert result.scan.read == 0 and result.scan.removed == 0
     builder.close()
+
+
+def test_an_event_above_a_folder_read_under_a_link_elsewhere_reads_it_again(tmp_path, monkeypatch):
+    """"a -> q/e": q/e/ is "already read as a/". Moving q/ away (one event, for
+    q) takes a/x.md with it, as a cold build of what is left shows."""
+    import feeds.builder.scan as scan
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
+    write_article(content, "q/e/x.md", title="Linked story", webUrl="https://example.com/x", topics=["AI"])
+    (content / "a").symlink_to("q/e")
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    assert [problem.source for problem in builder.problems()] == ["q/e"]
+    os.rename(content / "q", tmp_path / "away")
+    builder.build([str(content / "q")])
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert builder.index.counts() == cold.index.counts() and builder.problems() == cold.problems()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()
+
+
+def test_a_file_made_in_a_folder_that_cannot_be_listed_stays_unpublished(tmp_path, monkeypatch):
+    """A folder that can be searched but not listed (mode 311) is reported, its
+    articles not read; an event naming a new file in it changes nothing."""
+    import feeds.builder.scan as scan
+    import feeds.walk as walk
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
+    write_article(content, "e/x.md", title="Hidden story", webUrl="https://example.com/x", topics=["AI"])
+    listing = os.scandir
+
+    def scandir(path="."):  # as for a user other than root: tests run as root, who may list anything
+        if os.path.realpath(path) == str((content / "e").resolve()):
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+    monkeypatch.setattr(walk.os, "scandir", scandir)
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    assert [str(problem) for problem in builder.problems()] == ["e/: cannot read folder: Permission denied"]
+    path = write_article(content, "e/n.md", title="New hidden story", webUrl="https://example.com/n", topics=["AI"])
+    builder.build([str(path)])
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert builder.index.counts() == cold.index.counts() == (1, 1)
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()

@@ -152,13 +152,16 @@ def _read_under_another_name(index: Index, path: str, source: str, folder_proble
         first = f" as {below}"  # how the walk's messages name a folder's first name, or one inside it
         if any(first in message for _, message in folder_problems):
             return True
+    if any(problem.startswith(below) for problem, _ in folder_problems):  # a folder in it read under another name
+        return True
     for second, message in second_names:
         named = second_name_of(message)
         if named is None or named == "?" or named == source or named.startswith(below) or second.startswith(below):
             return True
     parts = source.split("/")
-    for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in
-        if index.stamp("/".join(parts[:end])) in (LISTING_PROBLEM, SECOND_NAME_STAMP):
+    for end in range(1, len(parts) + 1):  # the path itself, or a folder it is in ("e/": it cannot be listed)
+        name = "/".join(parts[:end])
+        if index.stamp(name) in (LISTING_PROBLEM, SECOND_NAME_STAMP) or index.stamp(name + "/") == LISTING_PROBLEM:
             return True
     return (source.endswith(ARTICLE_SUFFIX) and not os.path.lexists(path) and index.stamp(source) is None
             and not index.stamps(under=source))

@@ -565,3 +565,35 @@ def test_a_file_made_in_a_folder_that_cannot_be_listed_stays_unpublished(tmp_pat
     assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
     builder.close()
     cold.close()
+
+
+def test_a_folder_read_through_a_link_in_a_folder_that_can_no_longer_be_listed_is_read_under_its_own_name(
+        tmp_path, monkeypatch):
+    """"d/l -> ../e": e/ is "already read as d/l/". Once d/ cannot be listed
+    (chmod 0), e/ is read under its own name, as a cold build reads it."""
+    import feeds.builder.scan as scan
+    import feeds.walk as walk
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    content = tmp_path / "content"
+    write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
+    write_article(content, "e/x.md", title="Linked story", webUrl="https://example.com/x", topics=["AI"])
+    (content / "d").mkdir()
+    (content / "d" / "l").symlink_to("../e")
+    builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
+    builder.build()
+    assert [problem.source for problem in builder.problems()] == ["e"]
+    listing, locked = os.scandir, str((content / "d").resolve())
+
+    def scandir(path="."):  # chmod 0 for a user other than root (tests run as root)
+        if os.path.realpath(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+    monkeypatch.setattr(walk.os, "scandir", scandir)
+    builder.build([str(content / "d")])
+    cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
+    cold.build()
+    assert [str(problem) for problem in cold.problems()] == ["d/: cannot read folder: Permission denied"]
+    assert builder.index.counts() == cold.index.counts() == (2, 1) and builder.problems() == cold.problems()
+    assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
+    builder.close()
+    cold.close()

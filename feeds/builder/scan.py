@@ -148,10 +148,10 @@ def _read_under_another_name(index: Index, path: str, source: str, folder_proble
     if os.path.islink(path):
         return True
     below = source + "/"
-    if not os.path.lexists(path):
-        first = f" as {below}"  # how the walk's messages name a folder's first name, or one inside it
-        if any(first in message for _, message in folder_problems):
-            return True
+    # Gone, or there but no longer listed: a folder read under a name at or below it is read under its next.
+    first = f" as {below}"  # how the walk's messages name a folder's first name, or one inside it
+    if any(first in message for _, message in folder_problems):
+        return True
     if any(problem.startswith(below) for problem, _ in folder_problems):  # a folder in it read under another name
         return True
     for second, message in second_names:

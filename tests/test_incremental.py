@@ -542,18 +542,11 @@ def test_a_file_made_in_a_folder_that_cannot_be_listed_stays_unpublished(tmp_pat
     """A folder that can be searched but not listed (mode 311) is reported, its
     articles not read; an event naming a new file in it changes nothing."""
     import feeds.builder.scan as scan
-    import feeds.walk as walk
     monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
     content = tmp_path / "content"
     write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
     write_article(content, "e/x.md", title="Hidden story", webUrl="https://example.com/x", topics=["AI"])
-    listing = os.scandir
-
-    def scandir(path="."):  # as for a user other than root: tests run as root, who may list anything
-        if os.path.realpath(path) == str((content / "e").resolve()):
-            raise PermissionError(13, "Permission denied")
-        return listing(path)
-    monkeypatch.setattr(walk.os, "scandir", scandir)
+    _cannot_be_listed(monkeypatch, content / "e")
     builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
     builder.build()
     assert [str(problem) for problem in builder.problems()] == ["e/: cannot read folder: Permission denied"]
@@ -572,7 +565,6 @@ def test_a_folder_read_through_a_link_in_a_folder_that_can_no_longer_be_listed_i
     """"d/l -> ../e": e/ is "already read as d/l/". Once d/ cannot be listed
     (chmod 0), e/ is read under its own name, as a cold build reads it."""
     import feeds.builder.scan as scan
-    import feeds.walk as walk
     monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
     content = tmp_path / "content"
     write_article(content, "m.md", title="Story", webUrl="https://example.com/m", topics=["AI"])
@@ -582,13 +574,7 @@ def test_a_folder_read_through_a_link_in_a_folder_that_can_no_longer_be_listed_i
     builder = _export_builder(content, tmp_path / "out", tmp_path / "cache")
     builder.build()
     assert [problem.source for problem in builder.problems()] == ["e"]
-    listing, locked = os.scandir, str((content / "d").resolve())
-
-    def scandir(path="."):  # chmod 0 for a user other than root (tests run as root)
-        if os.path.realpath(path) == locked:
-            raise PermissionError(13, "Permission denied")
-        return listing(path)
-    monkeypatch.setattr(walk.os, "scandir", scandir)
+    _cannot_be_listed(monkeypatch, content / "d")
     builder.build([str(content / "d")])
     cold = _export_builder(content, tmp_path / "cold", tmp_path / "cold-cache")
     cold.build()
@@ -597,3 +583,14 @@ def test_a_folder_read_through_a_link_in_a_folder_that_can_no_longer_be_listed_i
     assert _files_of(tmp_path / "out") == _files_of(tmp_path / "cold")
     builder.close()
     cold.close()
+
+
+def _cannot_be_listed(monkeypatch, folder: Path) -> None:
+    """The folder as a user other than root sees it after chmod 0 or 311 (tests run as root, who may list anything)."""
+    listing, locked = os.scandir, str(folder.resolve())
+
+    def scandir(path="."):
+        if os.path.realpath(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+    monkeypatch.setattr(os, "scandir", scandir)

@@ -144,7 +144,9 @@ def _read_under_another_name(index: Index, path: str, source: str, folder_proble
     a file's second name (the walk gives the file under its first); the first
     name of a file met under other names, or a folder holding one (removed,
     replaced or edited, which of the names is read may change), or a folder
-    holding a second name (its first may be a link outside the folder)."""
+    holding a second name (its first may be a link outside the folder); a
+    folder holding a folder read under another name, or one that cannot be
+    listed (kept as "e/"), or gone or unlistable with a folder read under a name in it."""
     if os.path.islink(path):
         return True
     below = source + "/"

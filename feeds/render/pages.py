@@ -20,7 +20,9 @@ _TYPES = {fmt: MEDIA_TYPES[fmt].split(";")[0] for fmt in FEED_FORMATS}  # withou
 
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
-    return Environment(loader=PackageLoader("feeds", "templates"),
+    # The templates ship with the package and never change under a running
+    # process: no stat of the template file at every page (auto_reload).
+    return Environment(loader=PackageLoader("feeds", "templates"), auto_reload=False,
                        autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
 
 

@@ -183,11 +183,14 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
                   f"{len(write.written)} documents written, {len(write.unchanged)} unchanged, "
                   f"{len(write.removed)} removed; {time.monotonic() - started:.1f} s", file=sys.stderr)
 
-    if args.watch:
-        _watch(builder, config, quiet=args.quiet, first=first)
-    else:
-        first()
-    builder.flush_pings()  # WebSub pings still under way: a few seconds at most
+    try:
+        if args.watch:
+            _watch(builder, config, quiet=args.quiet, first=first)
+        else:
+            first()
+        builder.flush_pings()  # WebSub pings still under way: a few seconds at most
+    finally:
+        builder.close()  # what the hubs did not take stays recorded for the next builder
     return EXIT_OK
 
 
@@ -219,12 +222,15 @@ def cmd_build(config: Config, args: argparse.Namespace) -> int:
                 logging.getLogger("feeds").info("store %s version %s: %s", store.name,
                                                 result.publish.write.store_version, result.line())
 
-        if args.watch:
-            _watch(builder, config, quiet=args.quiet, stop=stop, first=first)
-        else:
-            first()
-            builder.tidy(force=True)
-        builder.flush_pings()
+        try:
+            if args.watch:
+                _watch(builder, config, quiet=args.quiet, stop=stop, first=first)
+            else:
+                first()
+                builder.tidy(force=True)
+            builder.flush_pings()
+        finally:
+            builder.close()
     finally:
         stop.set()
         store.release()

@@ -347,6 +347,8 @@ def test_a_hub_that_never_answers_holds_an_export_a_bounded_time(tmp_path, conte
         run = export(content, tmp_path / "out", config)
         assert time.monotonic() - started < 1.0 + 3.0
         assert "15 feed URLs not sent (no answer in time)" in run.err, run.err
+        # Its pings are over: nothing of that export sends or logs anything once it has returned.
+        assert [thread for thread in threading.enumerate() if thread.name == "feeds-websub"] == []
     finally:
         silent.close()
 
@@ -363,7 +365,7 @@ def test_failed_pings_are_retried_with_backoff(log_lines):
         assert pinger.flush(5)
         time.sleep(0.3)
         assert hub.topics() == ["https://feeds.test/feed.atom"] * 3
-        warnings = [line for line in log_lines if "websub" in line]
+        warnings = [line for line in log_lines if hub.url in line]
         assert warnings[0] == (f"websub hub {hub.url}: HTTP 503 Service Unavailable; "
                                "1 feed URLs to send again in 0.1 s, then backing off")
         assert warnings[1:] == [f"websub hub {hub.url}: taking pings again"]

@@ -41,6 +41,7 @@ ATTEMPTS = 8  # tries of one feed URL before it is given up
 FIRST_DELAY = 1.0  # seconds before the first retry, doubled after every round that fails…
 MAX_DELAY = 60.0  # …up to this: eight tries span about two minutes
 EXIT_WAIT = 5.0  # seconds `feeds export` waits at most, at exit, for pings under way
+CLOSE_WAIT = 1.0  # seconds close waits for a hub's thread (only a connect still under way takes long)
 
 
 class Pinger:
@@ -175,6 +176,9 @@ class _Hub:
                 connection.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSE_WAIT)  # nothing of this hub is logged or sent after close
 
     # --- the thread ---
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -311,15 +312,23 @@ class Progress:
             self._shown = False
 
 
+@contextlib.contextmanager
 def _scan_index(config: Config, args: argparse.Namespace):
     """The read stage as check and list run it: the index brought up to date, nothing written."""
     builder = _builder(config, args, None)
-    builder.build()
-    return builder
+    try:
+        builder.build()
+        yield builder
+    finally:
+        builder.close()
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
-    builder = _scan_index(config, args)
+    with _scan_index(config, args) as builder:
+        return _check(builder, args)
+
+
+def _check(builder, args: argparse.Namespace) -> int:
     problems = builder.problems()
     for problem in problems:
         print(problem)
@@ -331,7 +340,11 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_list(config: Config, args: argparse.Namespace) -> int:
-    builder = _scan_index(config, args)
+    with _scan_index(config, args) as builder:
+        return _list(builder)
+
+
+def _list(builder) -> int:
     _report_problems(builder.problems())
     feeds = builder.index.published_feeds()
     main = feeds.get("feed")

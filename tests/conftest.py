@@ -152,6 +152,27 @@ def _isolated_environment(monkeypatch, cache_home):
     _isolate(monkeypatch, cache_home)
 
 
+@pytest.fixture(autouse=True)
+def _process_state_restored(monkeypatch):
+    """What an in-process command changes for the rest of its process (its log
+    handler, whether forking is safe, signal handlers) is put back after each
+    test, so that no test depends on which ran before it."""
+    import logging
+    import signal
+    from feeds import pool
+    logger = logging.getLogger("feeds")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    monkeypatch.setattr(pool, "FORK_IS_SAFE", pool.FORK_IS_SAFE)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
+
+
 @pytest.fixture
 def cli():
     return run_cli

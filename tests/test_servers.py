@@ -59,7 +59,7 @@ _SESSION: list[bytes] = []  # this test session's temporary folder: builders of 
 
 @pytest.fixture(autouse=True)
 def _session_folder(tmp_path_factory):
-    _SESSION[:] = [str(tmp_path_factory.getbasetemp()).encode()]
+    _SESSION[:] = [str(tmp_path_factory.getbasetemp()).encode() + b"/"]  # pytest-5/ is not pytest-50/
 
 
 def builders(server: Server | None = None) -> dict[int, str]:

@@ -160,11 +160,13 @@ def export(content: Path, outdir: Path, config: Path, *extra):
 
 def test_hubs_are_linked_from_every_feed_and_nothing_else_changes(tmp_path, content, hub):
     two_feeds(content)
-    plain = write_config(tmp_path / "plain.toml", title=SITE_TITLE, base_url=BASE_URL)
+    # One item per subscription document: the main feed's other article is in its archive.
+    plain = write_config(tmp_path / "plain.toml", title=SITE_TITLE, base_url=BASE_URL, items_per_feed=1)
     secret_hub = FakeHub(credentials="publisher:s3cr3t")
     hubs = [hub.url, secret_hub.url]
     shown = [hub.url, secret_hub.url.replace("publisher:s3cr3t@", "")]
-    with_hubs = write_config(tmp_path / "hubs.toml", title=SITE_TITLE, base_url=BASE_URL, websub_hubs=hubs)
+    with_hubs = write_config(tmp_path / "hubs.toml", title=SITE_TITLE, base_url=BASE_URL, websub_hubs=hubs,
+                             items_per_feed=1)
     export(content, tmp_path / "plain", plain)
     export(content, tmp_path / "hubs", with_hubs)
     try:
@@ -192,6 +194,12 @@ def test_hubs_are_linked_from_every_feed_and_nothing_else_changes(tmp_path, cont
                 assert "".join(line for line in lines if line not in hub_lines).encode() == before
         for page in ("index.html", "feeds.opml", "topics/ai.html"):
             assert (tmp_path / "hubs" / page).read_bytes() == (tmp_path / "plain" / page).read_bytes()
+        # Nobody subscribes to an archive document: none names a hub (a subscription there would never hear).
+        archives = sorted(path.relative_to(tmp_path / "hubs") for path in (tmp_path / "hubs").rglob("archive/*")
+                          if path.suffix in (".atom", ".rss", ".json"))
+        assert [path.parent.as_posix() for path in archives] == ["feed/archive"] * len(FORMATS)
+        for path in archives:
+            assert (tmp_path / "hubs" / path).read_bytes() == (tmp_path / "plain" / path).read_bytes(), path
         assert b'rel="hub"' not in (tmp_path / "plain" / "feed.atom").read_bytes()
     finally:
         secret_hub.close()

@@ -22,6 +22,12 @@ def is_archive(feed: Feed) -> bool:
     return feed.archive is not None and feed.archive.key != ""
 
 
+def hubs_of(feed: Feed, site: Site) -> tuple[str, ...]:
+    """The WebSub hubs a document names: none in an archive document, which
+    nobody subscribes to and no ping is ever sent for."""
+    return () if is_archive(feed) else site.hubs
+
+
 def archive_path(feed: Feed, key: str) -> str:
     """The document path, without extension, of one of the feed's archive documents."""
     return f"{feed.path}/archive/{key}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..records import Article, Feed, Site
-from ._shared import (feed_description, feed_image, feed_title, feed_url, items, older_path, page_url, provider_home,
+from ._shared import (feed_description, feed_image, feed_title, feed_url, hubs_of, items, older_path, page_url, provider_home,
                summary_text)
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -16,7 +16,7 @@ def json_feed(feed: Feed, site: Site) -> bytes:
         "title": feed_title(feed, site),
         "home_page_url": page_url(feed, site),  # the feed's page
         "feed_url": feed_url(feed, "json", site),  # the feed's address, also in its archive documents
-        **({"hubs": [{"type": "WebSub", "url": hub} for hub in site.hubs]} if site.hubs else {}),
+        **({"hubs": [{"type": "WebSub", "url": hub} for hub in hubs]} if (hubs := hubs_of(feed, site)) else {}),
         "description": feed_description(feed, site),
         "language": site.language,
     }

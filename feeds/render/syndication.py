@@ -14,8 +14,8 @@ from feedgen.util import xml_elem
 from lxml import etree
 
 from ..records import Article, Feed, Image, Site
-from ._shared import (feed_description, feed_image, feed_title, feed_updated, feed_url, is_archive, items, newer_path,
-               older_path, page_url, provider_home, self_url, summary_text, topic_scheme)
+from ._shared import (feed_description, feed_image, feed_title, feed_updated, feed_url, hubs_of, is_archive, items,
+               newer_path, older_path, page_url, provider_home, self_url, summary_text, topic_scheme)
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -191,7 +191,7 @@ def _links(generator: FeedGenerator, feed: Feed, fmt: str, site: Site) -> None:
     # takes the last link). WebSub hubs go next to the self link; RSS gets
     # them from HubExtension.
     generator.link([{"href": self_url(feed, fmt, site), "rel": "self", "type": SELF_TYPES[fmt]},
-                    *({"href": hub, "rel": "hub"} for hub in site.hubs),
+                    *({"href": hub, "rel": "hub"} for hub in hubs_of(feed, site)),
                     *({"href": href, "rel": rel, "type": SELF_TYPES[fmt]} for rel, href in archive_links(feed, fmt, site)
                       if fmt == "atom"),
                     {"href": page_url(feed, site), "rel": "alternate", "type": "text/html"}], replace=True)
@@ -204,9 +204,10 @@ def _generator(feed: Feed, formats: Sequence[str], site: Site) -> FeedGenerator:
     fg.register_extension("media", MediaExtension, MediaEntryExtension)
     if rss:
         fg.register_extension("dc", CreatorExtension, CreatorEntryExtension, atom=False, rss=True)
-        if site.hubs:
+        hubs = hubs_of(feed, site)
+        if hubs:
             fg.register_extension("websub", HubExtension, atom=False, rss=True)
-            fg.websub.hubs(site.hubs)
+            fg.websub.hubs(hubs)
     if feed.archive is not None:
         fg.register_extension("history", ArchiveExtension, atom=atom, rss=rss)
         fg.history.archive({"rss": archive_links(feed, "rss", site)}, is_archive(feed))

@@ -23,8 +23,14 @@ def _temporary_file(target: Path) -> tuple[int, str]:
         return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
 
 
-def atomic_write(target: Path, data: bytes, error=ExportError) -> None:
-    """Replace target with data so readers see either the old or the new file."""
+def atomic_write(target: Path, data: bytes, error=ExportError, after: int | None = None) -> None:
+    """Replace target with data so readers see either the old or the new file.
+
+    `after`: the replaced file's modification second. The new file's comes
+    later, even when both are written within one second: a static server's
+    ETag and Last-Modified are made of the whole seconds (and the size), and a
+    same-size version must not answer a conditional request for the one it
+    replaced with 304."""
     try:
         try:
             fd, tmp = _temporary_file(target)
@@ -39,6 +45,10 @@ def atomic_write(target: Path, data: bytes, error=ExportError) -> None:
             while view:
                 view = view[os.write(fd, view):]
             os.fchmod(fd, 0o644)  # whatever the umask: a web server reads it
+            if after is not None:
+                written = os.fstat(fd)
+                if written.st_mtime_ns // 1_000_000_000 <= after:
+                    os.utime(fd, ns=(written.st_atime_ns, (after + 1) * 1_000_000_000))
         finally:
             os.close(fd)
         os.replace(tmp, target)

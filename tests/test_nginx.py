@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import brotli
 import pytest
 
-from conftest import export_with_cli, wait_for, write_config
+from conftest import compressed_copies, export_with_cli, wait_for, write_config
 from corpus_builder import write_article
 from test_gunicorn import Server, free_port
 
@@ -256,3 +257,39 @@ def test_the_proxy_block_passes_codings_and_validators_through(tmp_path):
         if proxy is not None:
             proxy.stop()
         app.stop()
+
+
+def test_a_same_size_edit_gets_a_new_etag_from_the_static_block_even_within_one_second(tmp_path):
+    # nginx's ETag and Last-Modified are the file's whole mtime seconds (and its
+    # size): a version written in the same second as the one it replaces, with
+    # the same size, would answer a poll for the old one with 304. The old file
+    # is dated ahead of the clock here, which any rewrite within one second
+    # amounts to: the new one must still come later.
+    config = write_config(tmp_path / "feeds.toml", base_url="https://feeds.example.com/")
+    content = articles(tmp_path / "content")
+    public = tmp_path / "public"
+    assert export_with_cli(content, public, config).code == 0
+    document = public / "topics/ai.atom"
+    ahead = int(time.time()) + 5
+    for path in (document, *compressed_copies(public)):
+        os.utime(path, (ahead, ahead))
+    server = Nginx(tmp_path / "nginx", (DEPLOY / "feeds-static.conf").read_text().replace(
+        "root /srv/feeds/public;", f"root {public};"))
+    try:
+        _, before, old_body = server.get("/topics/ai.atom")
+        _, before_gzip, _ = server.get("/topics/ai.atom", Accept_Encoding="gzip")
+        write_article(content, "a3.md", title="Story 3 about robotz", webUrl="https://venturebeat.com/s3",
+                      topics=["AI"], provider={"name": "VentureBeat", "domain": "venturebeat.com"},
+                      excerpt="Robots, again and again. " * 8,
+                      publishedDateTime=datetime(2024, 5, 1, 8, 3, tzinfo=timezone.utc))
+        assert export_with_cli(content, public, config).code == 0
+        status, after, new_body = server.get("/topics/ai.atom")
+        assert status == 200 and len(new_body) == len(old_body) and new_body != old_body
+        assert int(document.stat().st_mtime) > ahead
+        assert after["etag"] != before["etag"] and after["last-modified"] != before["last-modified"]
+        assert server.get("/topics/ai.atom", If_None_Match=before["etag"])[0] == 200
+        assert server.get("/topics/ai.atom", If_Modified_Since=before["last-modified"])[0] == 200
+        assert server.get("/topics/ai.atom", Accept_Encoding="gzip",
+                          If_None_Match=before_gzip["etag"])[0] == 200
+    finally:
+        server.stop()

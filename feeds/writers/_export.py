@@ -317,13 +317,15 @@ def safe_target(root: Path, relpath: str, must_exist: bool = True) -> Path | Non
 
 
 def write_if_changed(target: Path, data: bytes) -> bool:
+    after = None
     try:
         with open(target, "rb") as handle:
             if handle.read(len(data) + 1) == data:
                 return False
+            after = os.fstat(handle.fileno()).st_mtime_ns // 1_000_000_000
     except OSError:
         pass  # missing or unreadable: (re)write it
-    atomic_write(target, data)
+    atomic_write(target, data, after=after)
     return True
 
 

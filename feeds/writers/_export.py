@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -14,10 +13,15 @@ from .. import encodings
 from ..exceptions import ExportError
 from ..files import atomic_write, make_dir
 from ..formats import announced
+from ._manifest import COMPACT, MANIFEST, PENDING, FilesJson, listed_files, read_pending, read_record, read_unannounced
 from ._records import Placed, Rendered, WriteReport
 
-MANIFEST = ".feeds-manifest.json"
-PENDING = ".feeds-pending.json"  # the documents a run is writing: until it ends, none is trusted
+# Each feed's newest archive document still takes the items that leave its
+# subscription document, so it keeps the short lifetime; a static server cannot
+# tell it from the rest by its path. An empty file named by its path without the
+# suffix (.newest/topics/ai/archive/2024-...) says which it is:
+# deploy/nginx/feeds-static.conf looks for it.
+NEWEST = ".newest"
 _SAFE_RELPATH = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)*\Z")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*\Z")  # one part of a safe path
 # Temporary files of an export that was killed before it could rename them.
@@ -37,14 +41,14 @@ class ExportWriter:
         make_dir(self.outdir)
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
-        record = _read_record(self.root)
-        self._previous = _files(record, self.settings)
+        record = read_record(self.root)
+        self._previous = listed_files(record, self.settings)
         # Subscription documents written here whose change the WebSub hubs may not have heard of yet.
         self.announcing = False  # set by a builder that tells hubs: only then are they recorded
-        self._unannounced = _unannounced(record)
+        self._unannounced = read_unannounced(record)
         # What the manifest file says, as read or last written here: a run that changes nothing leaves it.
         self._written = (dict(self._previous), set(self._unannounced)) if record else None
-        for path in _read_pending(self.root):  # a run cut short was replacing or creating these
+        for path in read_pending(self.root):  # a run cut short was replacing or creating these
             self._previous[path] = [None, None]
         if any(known[0] is None for known in self._previous.values()):
             # A run cut short (or other settings): its temporary files may lie in any folder it wrote to.
@@ -53,7 +57,7 @@ class ExportWriter:
         # write, and is compared first; an empty folder (a new export) holds nothing.
         self._compare_unlisted = not (self.root / MANIFEST).exists() and _holds_anything(self.root)
         self._held: dict[str, str | None] | None = None
-        self._files_json = _FilesJson()
+        self._files_json = FilesJson()
         self._trusted = False  # _held is what the last publish here left, not what the folder was seen to hold
 
     def refresh(self, full: bool = True) -> None:
@@ -138,7 +142,7 @@ class ExportWriter:
             target = safe_target(self.root, doc.path)
             # A document this tool never wrote here is written without a look at what is there.
             write = write_if_changed if doc.path in self._previous or self._compare_unlisted else _write_new
-            written = _write_document(target, doc, write)
+            written = _write_document(target, doc, write, self.root)
             manifest[doc.path] = [doc.version, len(doc.body)]
             changed.append(doc.path)
             (report.written if written else report.unchanged).append(doc.path)
@@ -149,6 +153,7 @@ class ExportWriter:
                     _remove(_sibling(target, encoding))
                 if _remove(target):
                     report.removed.append(path)
+                _mark_newest(self.root, path, False)
         if self.announcing:
             self._unannounced |= {path for path in report.written if announced(path)}
         self._unannounced &= manifest.keys()
@@ -189,15 +194,13 @@ class ExportWriter:
                 and (self.root / MANIFEST).exists():
             return  # a warm run that changed nothing: the file already says this
         # {"generator", "settings", "files" (sorted), "unannounced" (when any)}
-        data = (json.dumps({"generator": "feeds", "settings": self.settings}, separators=_COMPACT)[:-1]
+        data = (json.dumps({"generator": "feeds", "settings": self.settings}, separators=COMPACT)[:-1]
                 + ',"files":' + self._files_json.encode(files)
-                + (',"unannounced":' + json.dumps(sorted(self._unannounced), separators=_COMPACT)
+                + (',"unannounced":' + json.dumps(sorted(self._unannounced), separators=COMPACT)
                    if self._unannounced else "") + "}").encode("utf-8")
         write_if_changed(self.root / MANIFEST, data)
         self._written = (dict(files), set(self._unannounced))
 
-
-_COMPACT = (",", ":")
 
 
 @dataclass(frozen=True)
@@ -210,58 +213,43 @@ class NewFilePlacer:
     root: str
 
     def place(self, doc: Rendered) -> Placed:
-        _write_document(safe_target(Path(self.root), doc.path), doc, _write_new)
+        _write_document(safe_target(Path(self.root), doc.path), doc, _write_new, Path(self.root), new=True)
         return Placed(doc.path, doc.version, len(doc.body))
 
 
-def _write_document(target: Path, doc: Rendered, write) -> bool:
-    """Whether the document itself was written (`write` may find it unchanged)."""
+def _write_document(target: Path, doc: Rendered, write, root: Path, new: bool = False) -> bool:
+    """Whether the document itself was written (`write` may find it unchanged).
+    `new`: the folder held nothing before this run (no mark to remove)."""
+    newest = doc.lifetime != "archive"
+    if newest:  # marked before it is there: it is never sent with the long lifetime
+        _mark_newest(root, doc.path, True)
     # The copies first: a server that finds the new document finds its new copies too.
     for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
         write(_sibling(target, encoding), body)
-    return write(target, doc.body)
+    written = write(target, doc.body)
+    if not newest and not new:  # unmarked once it is there: its last newest version keeps the short lifetime
+        _mark_newest(root, doc.path, False)
+    return written
 
 
-class _FilesJson:
-    """The manifest's "files" object, as json.dumps(files, sort_keys=True)
-    writes it, kept as one encoded entry per document in path order and
-    brought up to date where a run changed it: at a million articles the
-    manifest lists 200,000 documents, of which a change alters a few dozen,
-    and encoding all of them again took longer than the rest of the change."""
-
-    def __init__(self):
-        self._of: dict | None = None  # the files these entries say, as last told
-        self._paths: list[str] = []
-        self._entries: list[str] = []
-
-    def follow(self, before: dict[str, list], after: dict[str, list], changed: Iterable[str]) -> None:
-        """after is before with the changed paths set or removed."""
-        if self._of is not before:  # the first run, or one that failed half-way
-            self._paths = sorted(after)
-            self._entries = [_entry(path, after[path]) for path in self._paths]
-        else:
-            paths, entries = self._paths, self._entries
-            for path in changed:
-                at = bisect_left(paths, path)
-                present = at < len(paths) and paths[at] == path
-                if path in after:
-                    if present:
-                        entries[at] = _entry(path, after[path])
-                    else:
-                        paths.insert(at, path)
-                        entries.insert(at, _entry(path, after[path]))
-                elif present:
-                    del paths[at], entries[at]
-        self._of = after
-
-    def encode(self, files: dict[str, list]) -> str:
-        if self._of is not files:
-            self.follow(None, files, ())
-        return "{" + ",".join(self._entries) + "}"
-
-
-def _entry(path: str, known: list) -> str:
-    return f"{json.dumps(path)}:{json.dumps(known, separators=_COMPACT)}"
+def _mark_newest(root: Path, path: str, newest: bool) -> None:
+    """Mark (or unmark) an archive document as its feed's newest; any other document is left alone."""
+    stem = path.rpartition(".")[0]
+    if "/archive/" not in stem:
+        return
+    mark = root / NEWEST / stem
+    if not newest:
+        _remove(mark)
+        return
+    try:
+        try:
+            fd = os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            make_dir(mark.parent)
+            fd = os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+    except OSError as why:
+        raise ExportError(f"{mark}: cannot write: {why.strerror}") from None
 
 
 # --- files ----------------------------------------------------------------
@@ -348,38 +336,3 @@ def remove_leftovers(root: Path, folders=_FOLDERS) -> None:
                     os.unlink(root / folder / name)
                 except OSError:
                     pass
-
-
-def _read_record(root: Path) -> dict:
-    """The export's manifest file, or {} when there is none that reads."""
-    try:
-        record = json.loads((root / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _read_pending(root: Path) -> list[str]:
-    try:
-        pending = json.loads((root / PENDING).read_text("utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError):
-        return [path for path in _files(_read_record(root), "").keys()]  # unreadable: trust nothing listed
-    return [path for path in pending if isinstance(path, str)] if isinstance(pending, list) else []
-
-
-def _unannounced(record: dict) -> set[str]:
-    pending = record.get("unannounced", [])
-    return {path for path in pending if isinstance(path, str)} if isinstance(pending, list) else set()
-
-
-def _files(record: dict, settings: str) -> dict[str, list]:
-    """relpath -> [version, size] of the previous export, if it was ours."""
-    files = record.get("files")
-    if not isinstance(files, dict):
-        return {}
-    # Other code or settings: every document may differ, but the files are still ours to remove.
-    same = record.get("settings") == settings
-    return {path: (entry if same and isinstance(entry, list) and len(entry) == 2 else [None, None])
-            for path, entry in files.items() if isinstance(path, str)}

@@ -259,12 +259,31 @@ def test_a_304_carries_the_validators_and_caching_headers(client):
         assert again.headers[name] == first.headers[name]
 
 
+@pytest.mark.parametrize("path, coding", [("/feed.json", None), ("/topics/ai.atom", "gzip"), ("/feed.html", "br")])
+def test_every_304_carries_the_same_headers_whichever_conditions_asked(client, path, coding):
+    """A plain poll is answered from a ready 304; If-Modified-Since with it goes
+    through Werkzeug, which would drop Last-Modified (RFC 9111 §4.3.4: a cache
+    updates its stored headers from the 304)."""
+    codings = {"Accept-Encoding": coding} if coding else {}
+    first = client.get(path, headers=codings)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    answers = [client.get(path, headers={**codings, **conditions}) for conditions in (
+        {"If-None-Match": etag}, {"If-None-Match": etag, "If-Modified-Since": modified},
+        {"If-Modified-Since": modified}, {"If-None-Match": f'"other", {etag}'})]
+    assert {answer.status_code for answer in answers} == {304}
+    headers = [sorted(answer.headers.items()) for answer in answers]
+    assert all(each == headers[0] for each in headers), headers
+    assert dict(headers[0])["Last-Modified"] == modified and dict(headers[0])["ETag"] == etag
+    assert "Content-Type" not in dict(headers[0]) and all(answer.data == b"" for answer in answers)
+
+
 def test_a_failed_if_match_is_412_without_the_document_and_never_stored(client):
     """RFC 9110 §13.1.1: the method is not performed; a shared cache must not keep the answer."""
     etag = client.get("/feed.atom").headers["ETag"]
     failed = client.get("/feed.atom", headers={"If-Match": '"not-the-current-one"'})
     assert failed.status_code == 412
-    assert failed.data == b""
+    assert failed.mimetype == "text/plain" and b"Precondition Failed" in failed.data
+    assert b"<feed" not in failed.data
     assert failed.headers["Cache-Control"] == "no-store"
     assert client.get("/feed.atom", headers={"If-Match": etag}).status_code == 200
     assert client.get("/feed.atom", headers={"If-Match": "*"}).status_code == 200

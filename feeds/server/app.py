@@ -88,6 +88,20 @@ class PollShortcut:
         return self.app(environ, start_response)
 
 
+class _NotModified(Response):
+    """A 304 with exactly the headers of the ready one a plain poll gets:
+    Werkzeug would drop Last-Modified, which tells a cache the later date of
+    bytes published again (an edit undone)."""
+
+    def __init__(self, headers):
+        super().__init__(status=304)
+        self.headers.clear()
+        self.headers.extend(headers)
+
+    def get_wsgi_headers(self, environ):
+        return self.headers.copy()
+
+
 def health(store) -> tuple[int, dict]:
     """(status, body) for load balancers: 200 when a complete version exists
     and a builder was seen recently, 503 otherwise."""
@@ -145,10 +159,13 @@ def create_app(config: Config | dict | None = None) -> Flask:
         if prepared is None:
             raise NotFound()
         if precondition_fails(request.headers, prepared):
-            return Response(b"", status=412, headers={"ETag": prepared.validator, "Cache-Control": "no-store",
-                                                      "Vary": "Accept-Encoding"})
+            return Response(b"412 Precondition Failed: the document is not the version the request names\n",
+                            status=412, mimetype="text/plain",
+                            headers={"ETag": prepared.validator, "Cache-Control": "no-store", "Vary": "Accept-Encoding"})
         response = Response(prepared.body, headers=list(prepared.headers)).make_conditional(
             _if_none_match_and_modified_since(request.environ))
+        if response.status_code == 304:
+            response = _NotModified(prepared.not_modified)
         del response.headers["Date"]  # the server adds its own; Werkzeug's would make two
         return response
 

@@ -19,9 +19,10 @@ items; the items before the first mark are the run "first".
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Iterable, Sequence
 
 FIRST_RUN = "first"  # the items older than every mark
 
@@ -65,6 +66,37 @@ def run_name(published: int, item_id: str) -> str:
     when = datetime.fromtimestamp(published, timezone.utc)
     return (f"{when.year:04d}-{when.month:02d}-{when.day:02d}t{when.hour:02d}{when.minute:02d}{when.second:02d}z"
             f"-{_hash(item_id):08x}")
+
+
+def key_order(key: str) -> tuple[str, int] | None:
+    """(run, part) of a document's key, in the order of the items they hold
+    (the run "first" oldest); None for what names no archive document."""
+    found = _KEY.match(key)
+    if found is None:
+        return None
+    run, part = found.group(1), int(found.group(2) or 1)
+    return ("" if run == FIRST_RUN else run, part)
+
+
+def holder_of(gone: str, keys: Iterable[str]) -> str | None:
+    """Of the keys a feed's archive documents have now, the one holding what
+    the document `gone` (no longer among them) held newest: a removed or
+    drafted mark ends its run, whose items join the run before it, at its
+    newest end; a run that shrank keeps its first parts. That is the newest
+    document before `gone`'s place, and walking on from it to older ones
+    gives everything `gone` led to."""
+    place = key_order(gone)
+    if place is None:
+        return None
+    best: tuple[tuple[str, int], str] | None = None
+    for key in keys:
+        order = key_order(key)
+        if order is not None and order < place and (best is None or order > best[0]):
+            best = (order, key)
+    return None if best is None else best[1]
+
+
+_KEY = re.compile(r"(first|[0-9]{4}-[0-9]{2}-[0-9]{2}t[0-9]{6}z-[0-9a-f]{8})(?:-([2-9]|[1-9][0-9]+))?\Z")
 
 
 def _key(run: str, part: int) -> str:

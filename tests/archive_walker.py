@@ -29,7 +29,7 @@ def walk(fetch: Callable[[str], bytes], url: str, fmt: str, limit: int = 10_000)
         assert url not in result.documents, f"{url}: the chain comes back to a document it has been through"
         assert len(result.documents) < limit, "the chain does not end"
         body = fetch(url)
-        links, archive, items = (_json if fmt == "json" else _xml)(body, fmt)
+        links, archive, items = parse(body, fmt)
         if result.documents:  # an archive document
             subscription = result.documents[0]
             assert archive, f"{url}: an archive document not marked as one"
@@ -46,6 +46,11 @@ def walk(fetch: Callable[[str], bytes], url: str, fmt: str, limit: int = 10_000)
         newer = url
         url = links.get("prev-archive") or links.get("next_url")
     return result
+
+
+def parse(body: bytes, fmt: str):
+    """(links by rel, whether it is an archive document, its items) of one document."""
+    return (_json if fmt == "json" else _xml)(body, fmt)
 
 
 def _xml(body: bytes, fmt: str):

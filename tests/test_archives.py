@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from archive_walker import walk
+from archive_walker import parse, walk
 from conftest import FORMATS, check_feed, run_cli, write_config
 from corpus_builder import expected_articles, expected_feeds, link_key, write_article
-from feeds.archives import partition
+from feeds.archives import holder_of, partition
 
 BASE = "https://history.test/"
 ITEMS_PER_FEED, ITEMS_PER_ARCHIVE = 3, 4
@@ -353,6 +353,66 @@ def test_the_live_server_walks_the_same_history_and_keeps_archives_longer(site, 
     assert client.get("/topics/ai/archive/no-such-page.atom").status_code == 404
     assert client.get("/topics/ai/archive/../ai.atom").status_code == 404
     assert client.get("/topics/ai/archive/First.atom").status_code == 404
+
+
+def test_a_gone_document_is_held_by_the_newest_document_before_its_place():
+    run, later = "2023-01-01t000000z-aaaaaaaa", "2023-02-01t000000z-bbbbbbbb"
+    keys = ["first", "first-2", run, f"{run}-2", f"{run}-9", f"{run}-10", later]
+    assert holder_of("2023-01-15t000000z-cccccccc", keys) == f"{run}-10"  # parts in number order, not text order
+    assert holder_of(f"{run}-11", keys) == f"{run}-10"  # a run that shrank
+    assert holder_of("2022-12-31t235959z-dddddddd", keys) == "first-2"
+    assert holder_of("first-3", keys) == "first-2"
+    assert holder_of("first", keys) is None and holder_of("first", [later]) is None
+    assert holder_of("not-a-key", keys) is None and holder_of(f"{run}-1", keys) is None
+    assert holder_of("2024-01-01t000000z-eeeeeeee", []) is None
+
+
+def test_a_document_gone_with_its_first_article_sends_readers_on_to_its_articles(site, serve):
+    """Removing (or drafting) the article that begins an archive document's run
+    ends that document: its items join the run before it. Caches keep the
+    newer documents, which link to it, for archive_max_age; a reader walking
+    from them must still reach every article instead of a 404."""
+    from conftest import wait_for
+    tmp_path, content, _ = site
+    app = serve(content, base_url=BASE, items_per_feed=ITEMS_PER_FEED, items_per_archive=ITEMS_PER_ARCHIVE)
+    client = app.test_client()
+
+    def live(url: str) -> bytes:  # as a reader or a cache: redirects followed
+        for _ in range(5):
+            response = client.get("/" + url[len(BASE):])
+            if response.status_code != 302:
+                break
+            assert response.headers["Cache-Control"] == "public, max-age=300"
+            url = response.headers["Location"]
+            assert url.startswith(BASE), url
+        assert response.status_code == 200, f"{url}: {response.status_code}"
+        return response.data
+
+    cached = {fmt: {url: live(url) for url in walk(live, f"{BASE}feed.{fmt}", fmt).documents} for fmt in FORMATS}
+    chain = list(cached["atom"])
+    runs = [url for url in chain[2:] if re.search(r"/archive/\d{4}-\d\d-\d\dt\d{6}z-[0-9a-f]{8}\.atom$", url)]
+    assert runs, chain
+    gone = runs[0][len(BASE):-len(".atom")]
+    began = datetime.strptime(gone.rpartition("/")[2][:18], "%Y-%m-%dt%H%M%Sz").replace(tzinfo=timezone.utc)
+    first = content / f"a{(began - START) // timedelta(hours=7):04d}.md"
+    first.unlink()
+    wait_for(lambda: client.get(f"/{gone}.atom").status_code != 200, what="the removal published")
+    published = {link_key(a.link) for a in expected_feeds(expected_articles(content), datetime.now(timezone.utc))["feed"]}
+    for fmt in (*FORMATS, "html"):
+        moved = client.get(f"/{gone}.{fmt}")
+        assert moved.status_code == 302, f"{gone}.{fmt}: {moved.status_code}"
+        assert client.get(moved.headers["Location"][len(BASE) - 1:]).status_code == 200
+    for fmt in FORMATS:
+        # Every document newer than the one gone still as the cache holds it; the rest live.
+        stale = dict(list(cached[fmt].items())[:chain.index(f"{BASE}{gone}.atom")])
+        url, seen = f"{BASE}feed.{fmt}", set()
+        while url:
+            links, _, items = parse(stale[url] if url in stale else live(url), fmt)
+            seen |= {link_key(link) for link, _ in items}
+            url = links.get("prev-archive") or links.get("next_url")
+        assert published <= seen, f"feed.{fmt}: {len(published - seen)} articles out of reach"
+    assert client.get("/feed/archive/not-a-key.atom").status_code == 404
+    assert client.get("/topics/no-such-topic/archive/2023-01-01t000000z-00000000.atom").status_code == 404
 
 
 def test_an_archive_document_whose_bytes_stay_the_same_changes_lifetime_with_its_place(tmp_path, serve):

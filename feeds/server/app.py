@@ -157,7 +157,13 @@ def create_app(config: Config | dict | None = None) -> Flask:
     def respond(path: str) -> Response:
         prepared = documents.get(path, request.headers.get("Accept-Encoding"))
         if prepared is None:
-            raise NotFound()
+            holder = documents.holder_of_gone(path) if "/archive/" in path else None
+            if holder is None:
+                raise NotFound()
+            # Found, not moved for good: the document may come back (the article published again).
+            return Response(f"302 Found: its articles are now in /{holder}\n", status=302, mimetype="text/plain",
+                            headers={"Location": f"{config.base_url or '/'}{holder}",
+                                     "Cache-Control": documents.cache_control})
         if precondition_fails(request.headers, prepared):
             return Response(b"412 Precondition Failed: the document is not the version the request names\n",
                             status=412, mimetype="text/plain",

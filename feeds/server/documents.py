@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from werkzeug.http import http_date
 
+from ..archives import FIRST_RUN, holder_of, key_order
 from ..encodings import IDENTITY, choose
 from ..exceptions import StoreError
 from ..formats import FEED_FORMATS, MEDIA_TYPES
-from ..store import Entry, Manifest, Parts
+from ..store import Entry, Manifest, Parts, part_path
 
 log = logging.getLogger("feeds")
 
@@ -114,6 +115,46 @@ class Documents:
                 dropped = self._ready.pop(next(iter(self._ready)))  # the oldest
                 self._bytes -= len(dropped.body)
         return prepared
+
+    def holder_of_gone(self, path: str) -> str | None:
+        """For an archive document that is not there (any more): the path of the
+        one holding the items it held newest, to redirect to; None if there is none.
+
+        A document ends when its first article is removed or drafted, while
+        caches keep the documents linking to it for archive_max_age: a reader
+        walking from them is sent on to the same items instead of losing the
+        rest of the history to a 404."""
+        prefix, found, name = path.rpartition("/archive/")
+        key, _, fmt = name.rpartition(".")
+        place = key_order(key) if found else None
+        if place is None:
+            return None
+        prefix, suffix = f"{prefix}/archive/", f".{fmt}"
+        manifest = self.manifest()
+
+        def keys_listed(part: str | None) -> list[str] | None:
+            listing = manifest.documents.get(part) if part is not None else None
+            if listing is None or not listing.etag:
+                return None
+            try:
+                entries = self._parts.entries(part, listing)
+            except StoreError as error:
+                log.warning("%s", error)
+                raise NotReady() from None
+            return [doc[len(prefix):-len(suffix)] for doc, entry in entries.items()
+                    if entry.etag and doc.endswith(suffix) and doc.startswith(prefix)]
+
+        if place[0]:  # a dated run is listed with its year: that year first, then each before it
+            for year in range(int(key[:4]), 0, -1):
+                holder = holder_of(key, keys_listed(part_path(f"{prefix}{year:04d}{suffix}")) or ())
+                if holder is not None:
+                    return f"{prefix}{holder}{suffix}"
+        firsts, part = [], 1  # the run before every mark: each of its documents is listed apart
+        while (keys := keys_listed(part_path(f"{prefix}{FIRST_RUN if part == 1 else f'{FIRST_RUN}-{part}'}{suffix}"))):
+            firsts += keys
+            part += 1
+        holder = holder_of(key, firsts)
+        return None if holder is None else f"{prefix}{holder}{suffix}"
 
     def _body(self, etag: str) -> bytes:
         try:

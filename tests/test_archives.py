@@ -509,3 +509,21 @@ def test_without_archives_every_file_is_byte_for_byte_what_0_4_0_wrote(tmp_path,
                    for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith("."))
     assert got.keys() == expected.keys()
     assert [path for path in got if got[path] != expected[path]] == []
+
+
+def test_an_export_made_before_the_newest_marks_gets_them_at_its_next_run(site):
+    """A static server reads the marks (.newest/) to send each feed's newest archive document
+    with the short lifetime: an export written before them must not be left without."""
+    import json
+    import shutil
+    tmp_path, content, config = site
+    out = export(tmp_path, content, config, "out")
+    marks = sorted(p.relative_to(out) for p in (out / ".newest").rglob("*") if p.is_file())
+    assert marks
+    manifest = out / ".feeds-manifest.json"
+    record = json.loads(manifest.read_text())
+    record["settings"] = record["settings"].replace("+newest1", "")  # as the release before the marks wrote it
+    manifest.write_text(json.dumps(record))
+    shutil.rmtree(out / ".newest")
+    export(tmp_path, content, config, "out")
+    assert sorted(p.relative_to(out) for p in (out / ".newest").rglob("*") if p.is_file()) == marks

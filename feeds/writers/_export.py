@@ -37,7 +37,8 @@ class ExportWriter:
 
     def __init__(self, outdir: Path, settings: str):
         self.outdir = Path(outdir)
-        self.settings = f"{settings}+{encodings.settings()}"
+        # "+newest1": exports made before the newest archive marks are written again once, with them.
+        self.settings = f"{settings}+{encodings.settings()}+newest1"
         make_dir(self.outdir)
         self.root = self.outdir.resolve()
         remove_leftovers(self.root)
@@ -128,6 +129,7 @@ class ExportWriter:
             manifest.pop(path, None)
         report.unchanged.extend(manifest)
         changed = [*stale, *gone]
+        demoted: list[str] = []
         if stale:
             # Until this run completes, no file it may replace can be trusted and
             # every file it may create must be known: a killed run leaves exactly
@@ -143,9 +145,14 @@ class ExportWriter:
             # A document this tool never wrote here is written without a look at what is there.
             write = write_if_changed if doc.path in self._previous or self._compare_unlisted else _write_new
             written = _write_document(target, doc, write, self.root)
+            if doc.lifetime == "archive":
+                demoted.append(doc.path)
             manifest[doc.path] = [doc.version, len(doc.body)]
             changed.append(doc.path)
             (report.written if written else report.unchanged).append(doc.path)
+        # Unmarked once every format of it is written: until then its newest versions keep the short lifetime.
+        for path in demoted:
+            _mark_newest(self.root, path, False)
         for path in gone:
             target = safe_target(self.root, path, must_exist=False)
             if target is not None:
@@ -227,8 +234,6 @@ def _write_document(target: Path, doc: Rendered, write, root: Path, new: bool = 
     for encoding, body in (doc.encoded or encodings.compress(doc.body)).items():
         write(_sibling(target, encoding), body)
     written = write(target, doc.body)
-    if not newest and not new:  # unmarked once it is there: its last newest version keeps the short lifetime
-        _mark_newest(root, doc.path, False)
     return written
 
 
